@@ -1,0 +1,1 @@
+"""Backends: run what the pipeline produced (numpy reference; C and CUDA later)."""

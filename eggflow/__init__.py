@@ -1,0 +1,1 @@
+"""eggflow: a Theano-style optimizing compiler for tensor expressions (e-graph optimizer)."""

@@ -1,0 +1,1 @@
+"""The frontend: types, op table, graph, tensor API, grad, reference evaluator."""
