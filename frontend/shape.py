@@ -152,9 +152,11 @@ def _dims(shape) -> list:
 
 def alloc(value, *shape) -> Node:
     """An array of ``shape`` filled with ``value`` (broadcast): ``T.alloc(0.0, n, m)``."""
+    if len(shape) == 1 and (isinstance(shape[0], (list, tuple))
+                            or isinstance(shape[0], Node) and shape[0].ndim == 1):
+        shape = _dims(shape[0])
     dims = [as_tensor_variable(d) if isinstance(d, Node) else constant(int(d), dtype="int64")
-            for d in (_dims(shape[0]) if len(shape) == 1 and not isinstance(shape[0], int)
-                      else shape)]
+            for d in shape]
     return apply("alloc", value, *dims)
 
 

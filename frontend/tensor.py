@@ -15,6 +15,7 @@ from .shape import *  # noqa: F401,F403
 from .reduction import *  # noqa: F401,F403
 from .control import *  # noqa: F401,F403
 from .grad import grad, hessian, jacobian  # noqa: F401
+from .gradcheck import verify_grad  # noqa: F401
 
 # -- typed constructors --------------------------------------------------------------------
 _KINDS = {  # name -> static shape pattern
