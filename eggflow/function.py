@@ -1,0 +1,276 @@
+"""``eggflow.function``: compile symbolic inputs/outputs/updates/givens into a callable.
+
+The pipeline: apply givens -> check the graph (inputs, updates, unused inputs) -> optimize
+(later issues) -> build a backend thunk over (explicit inputs + shared variables) that computes
+the outputs and every update from the *old* values; a call converts its arguments by Theano's
+rules, runs the thunk, and only then writes the updates, all together.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .frontend.config import config
+from .frontend.graph import Node, SharedVariable, as_tensor_variable, constant, replace, toposort
+from .mode import get_mode
+
+
+class UnusedInputError(ValueError):
+    """An input of ``function`` does not appear in the graph (``on_unused_input='raise'``)."""
+
+
+class MissingInputError(ValueError):
+    """The graph needs an input variable that is not in ``function``'s input list."""
+
+
+@dataclass
+class CompileReport:
+    """What ``function`` did; ``str()`` gives a readable summary."""
+
+    mode: str
+    optimizer: str | None
+    backend: str
+    nodes: int
+    seconds: dict = field(default_factory=dict)
+    notes: list = field(default_factory=list)
+
+    def __str__(self):
+        lines = [f"mode {self.mode}: optimizer {self.optimizer or 'none'}, backend {self.backend}, "
+                 f"{self.nodes} nodes"]
+        lines += [f"  {stage:<12} {sec * 1e3:8.2f} ms" for stage, sec in self.seconds.items()]
+        lines += [f"  note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+
+def _pairs(arg, what) -> list:
+    if arg is None:
+        return []
+    if isinstance(arg, dict):
+        return list(arg.items())
+    try:
+        pairs = [tuple(p) for p in arg]
+    except TypeError:
+        raise TypeError(f"{what} must be a dict or a list of (variable, value) pairs, "
+                        f"got {type(arg).__name__}") from None
+    if any(len(p) != 2 for p in pairs):
+        raise TypeError(f"{what} must be a list of (variable, value) pairs")
+    return pairs
+
+
+def _label(node: Node) -> str:
+    return node.name or str(node.type)
+
+
+def _as_replacement(key: Node, value, what: str) -> Node:
+    """Convert a givens/update value to ``key``'s type (numbers are cast; variables must match)."""
+    if not isinstance(value, Node):
+        try:
+            return constant(np.asarray(value, dtype=key.dtype).reshape(np.shape(value)),
+                            dtype=key.dtype)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{what} for {_label(key)}: cannot convert {value!r} to {key.type}: "
+                            f"{exc}") from None
+    if value.dtype != key.dtype or value.ndim != key.ndim:
+        if value.op == "constant" and value.attrs["weak"] and value.ndim == key.ndim:
+            return constant(value.data, dtype=key.dtype)
+        raise TypeError(f"{what} for {_label(key)} must have type {key.type}, got {value} of type "
+                        f"{value.type}; cast it (T.cast / .astype) or fix its dimensions")
+    for k, v in zip(key.type.shape, value.type.shape):
+        if k == 1 and v not in (1,):
+            raise TypeError(f"{what} for {_label(key)}: its type {key.type} declares a "
+                            f"broadcastable axis but {value} has type {value.type}")
+    return value
+
+
+def filter_value(node: Node, value, allow_downcast, what: str) -> np.ndarray:
+    """Convert a call argument to ``node``'s dtype by Theano's rules; check its shape."""
+    dtype = node.dtype
+    if isinstance(value, (np.ndarray, np.generic)):
+        array = np.asarray(value)
+        if array.dtype != dtype:
+            if not (allow_downcast or np.can_cast(array.dtype, dtype, "safe")):
+                raise TypeError(
+                    f"{what}: expected {node.type}, got an array of dtype {array.dtype}, which "
+                    f"cannot become {dtype} without risking loss of precision; cast it yourself "
+                    "or pass allow_input_downcast=True to function")
+            array = array.astype(dtype)
+    else:
+        if isinstance(value, Node):
+            raise TypeError(f"{what}: expected a value for {node.type}, got the symbolic "
+                            f"variable {value}")
+        try:
+            raw = np.asarray(value)
+        except ValueError as exc:  # ragged lists
+            raise TypeError(f"{what}: cannot convert {value!r} to an array: {exc}") from None
+        if raw.dtype == object or raw.dtype.kind in "USVM":
+            raise TypeError(f"{what}: expected numbers for {node.type}, got {value!r}")
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            array = raw.astype(dtype)
+        exact = np.array_equal(array, raw, equal_nan=raw.dtype.kind in "fc")
+        floatx_ok = allow_downcast is None and isinstance(value, float) and dtype == config.floatX
+        if not (exact or allow_downcast or floatx_ok):
+            raise TypeError(f"{what}: expected {node.type}; the value {value!r} cannot be "
+                            f"represented as {dtype} without loss; pass allow_input_downcast=True "
+                            "to function to allow it")
+    node.type.check_value(array, what)
+    return array
+
+
+class Function:
+    """A compiled function. Call it with one value per input (positionally or by name)."""
+
+    def __init__(self, inputs, outputs, updates, single, mode, allow_input_downcast, name):
+        started = time.perf_counter()
+        self.inputs, self.outputs, self.updates = inputs, outputs, updates
+        self.name, self.mode, self._single = name, mode, single
+        self.allow_input_downcast = allow_input_downcast
+        self.trust_input = False
+        graph_outputs = outputs + [value for _, value in updates]
+        self.shared = [n for n in toposort(graph_outputs) if isinstance(n, SharedVariable)]
+        self.report = CompileReport(mode.name, None, "numpy", len(toposort(graph_outputs)))
+        if mode.optimizer is not None:
+            self.report.notes.append(f"optimizer {mode.optimizer!r} is not available yet: the "
+                                     "graph runs unoptimized on the reference executor")
+        from .backends.numpy_backend import make_thunk
+
+        self._thunk = make_thunk(inputs + self.shared, graph_outputs, mode)
+        self._by_name = {n.name: k for k, n in enumerate(inputs) if n.name}
+        self.report.seconds["compile"] = time.perf_counter() - started
+
+    def _arguments(self, args, kwargs) -> list:
+        who = f"function {self.name}" if self.name else "function"
+        if len(args) > len(self.inputs):
+            raise TypeError(f"{who} takes {len(self.inputs)} arguments "
+                            f"({', '.join(map(_label, self.inputs)) or 'none'}), got {len(args)}")
+        values = list(args) + [None] * (len(self.inputs) - len(args))
+        given = [True] * len(args) + [False] * (len(self.inputs) - len(args))
+        for key, value in kwargs.items():
+            if key not in self._by_name:
+                raise TypeError(f"{who} has no input named {key!r}; inputs: "
+                                f"{', '.join(map(_label, self.inputs))}")
+            k = self._by_name[key]
+            if given[k]:
+                raise TypeError(f"{who}: input {key!r} given twice")
+            values[k], given[k] = value, True
+        missing = [_label(n) for n, ok in zip(self.inputs, given) if not ok]
+        if missing:
+            raise TypeError(f"{who} takes {len(self.inputs)} arguments, got "
+                            f"{sum(given)}; missing: {', '.join(missing)}")
+        if self.trust_input:
+            return values
+        return [filter_value(n, v, self.allow_input_downcast,
+                             f"input {k} ({_label(n)}) of {who}")
+                for k, (n, v) in enumerate(zip(self.inputs, values))]
+
+    def __call__(self, *args, **kwargs):
+        values = self._arguments(args, kwargs)
+        results = self._thunk(values + [s.get_value(borrow=True) for s in self.shared])
+        n_out = len(self.outputs)
+        outputs, new_values = results[:n_out], results[n_out:]
+        owned = {id(v) for v in values} | {id(s.get_value(borrow=True)) for s in self.shared}
+        seen = set()
+        fresh = []
+        for r in results:  # nothing returned or stored may alias storage or each other
+            r = np.asarray(r)
+            if id(r) in owned or id(r) in seen or r.base is not None:
+                r = r.copy()
+            seen.add(id(r))
+            fresh.append(r)
+        outputs, new_values = fresh[:n_out], fresh[n_out:]
+        staged = []
+        for (var, _), value in zip(self.updates, new_values):  # validate all, then write all
+            if value.dtype != var.dtype:
+                value = value.astype(var.dtype)
+            var.type.check_value(value, f"update of shared variable {_label(var)}")
+            staged.append((var, value))
+        for var, value in staged:
+            var.set_value(value, borrow=True)
+        if self._single:
+            return outputs[0]
+        return outputs
+
+    def __repr__(self):
+        return (f"<eggflow.Function {self.name or ''}({', '.join(map(_label, self.inputs))}) "
+                f"-> {len(self.outputs)} outputs, {len(self.updates)} updates>")
+
+
+def function(inputs, outputs=None, updates=None, givens=None, mode=None,
+             allow_input_downcast=None, on_unused_input="raise", name=None):
+    """Compile ``inputs -> outputs`` (Theano's ``theano.function``).
+
+    outputs: one variable (the call returns an array), a list (returns a list) or None.
+    updates: dict or list of (shared variable, new value) pairs, applied after the call, all
+        computed from the values before it.
+    givens: dict or list of (variable, replacement) pairs substituted into the graph.
+    allow_input_downcast: True casts any argument to the input's dtype; None (default) allows
+        only Python floats into floatX and lossless conversions; False refuses any downcast.
+    on_unused_input: 'raise', 'warn' or 'ignore' for inputs the outputs do not depend on.
+    """
+    from .mode import Mode
+
+    if on_unused_input not in ("raise", "warn", "ignore"):
+        raise ValueError(f"on_unused_input must be 'raise', 'warn' or 'ignore', "
+                         f"got {on_unused_input!r}")
+    mode = get_mode(mode) if not isinstance(mode, Mode) else mode
+    if not isinstance(inputs, (list, tuple)):
+        raise TypeError(f"function: inputs must be a list of variables, got {inputs!r}")
+    inputs = list(inputs)
+    for k, node in enumerate(inputs):
+        if isinstance(node, SharedVariable):
+            raise TypeError(f"function: input {k} ({_label(node)}) is a shared variable; shared "
+                            "variables are implicit inputs and cannot be listed in inputs")
+        if not isinstance(node, Node) or node.op != "input":
+            raise TypeError(f"function: input {k} must be a symbolic input variable "
+                            f"(T.dscalar(), T.matrix('x'), ...), got {node!r}")
+    if len(set(inputs)) != len(inputs):
+        dup = next(n for n in inputs if inputs.count(n) > 1)
+        raise ValueError(f"function: input {_label(dup)} appears more than once in inputs")
+
+    single = outputs is not None and not isinstance(outputs, (list, tuple))
+    outs = [] if outputs is None else [outputs] if single else list(outputs)
+    outs = [as_tensor_variable(o) for o in outs]
+
+    update_pairs = _pairs(updates, "updates")
+    ups = []
+    for var, value in update_pairs:
+        if not isinstance(var, SharedVariable):
+            raise TypeError(f"updates: {var!r} is not a shared variable; only shared variables "
+                            "can be updated")
+        if any(var is v for v, _ in ups):
+            raise ValueError(f"updates: shared variable {_label(var)} is updated twice")
+        ups.append((var, _as_replacement(var, value, "update")))
+
+    given_pairs = _pairs(givens, "givens")
+    if given_pairs:
+        graph_nodes = set(toposort(outs + [v for _, v in ups]))
+        mapping = {}
+        for key, value in given_pairs:
+            if not isinstance(key, Node):
+                raise TypeError(f"givens: key {key!r} is not a symbolic variable")
+            if key not in graph_nodes:
+                raise ValueError(f"givens: {_label(key)} is not in the graph of the outputs and "
+                                 "updates, so replacing it has no effect (check the key)")
+            mapping[key] = _as_replacement(key, value, "givens replacement")
+        new = replace(outs + [v for _, v in ups], mapping)
+        outs, ups = new[: len(outs)], [(var, v) for (var, _), v in zip(ups, new[len(outs):])]
+
+    graph = toposort(outs + [v for _, v in ups])
+    used = set(graph)
+    missing = [n for n in graph if n.op in ("input", "wild") and n not in set(inputs)]
+    if missing:
+        raise MissingInputError(
+            f"function: the outputs depend on {', '.join(map(_label, missing))}, which "
+            "is not in the inputs list (add it to inputs, or replace it with givens)")
+    unused = [n for n in inputs if n not in used]
+    if unused and on_unused_input != "ignore":
+        msg = (f"function: input(s) {', '.join(map(_label, unused))} are not used by the outputs "
+               "or updates; pass on_unused_input='ignore' (or 'warn') if that is intended")
+        if on_unused_input == "raise":
+            raise UnusedInputError(msg)
+        warnings.warn(msg, stacklevel=2)
+    return Function(inputs, outs, ups, single, mode, allow_input_downcast, name)

@@ -1,0 +1,1 @@
+"""Printing (debugprint, pydotprint): see issue; filled in below."""
