@@ -10,7 +10,7 @@ from __future__ import annotations
 import warnings
 
 from .graph import Node, as_tensor_variable, input_variable, toposort
-from .op import OPS, apply
+from .op import OPS
 from .types import TensorType, is_int
 
 
@@ -153,13 +153,5 @@ def hessian(cost, wrt, consider_constant=None, disconnected_inputs="raise"):
     return out[0] if single else out
 
 
-def map_index_infer(inputs, index, body):
-    n = inputs[0]
-    from .op import static_int
-
-    return TensorType(body.dtype, None if body.type.shape is None
-                      else (static_int(n),) + body.type.shape)
-
-
 __all__ = ["grad", "jacobian", "hessian", "backprop", "DisconnectedInputError",
-           "NullTypeGradError", "apply"]
+           "NullTypeGradError"]
