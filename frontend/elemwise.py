@@ -34,11 +34,43 @@ def _ufunc_dtype(ufunc, inputs) -> str | None:
     if all(isinstance(a, type) for a in args):  # all Python numbers: use their default dtypes
         args = [np.dtype(i.dtype) for i in inputs]
     try:
-        dtype = ufunc.resolve_dtypes((*args, None))[-1]
+        *loop, dtype = ufunc.resolve_dtypes((*args, None))
     except (TypeError, np._core._exceptions._UFuncNoLoopError) as exc:  # noqa: SLF001
         raise TypeError(f"{ufunc.__name__} is not defined for dtypes "
                         f"{', '.join(str(i.dtype) for i in inputs)}") from exc
+    if ufunc not in _COMPARISONS:  # NumPy compares out-of-range Python ints correctly
+        _check_weak_ints(ufunc.__name__, inputs, loop)
     return "float32" if dtype == np.float16 else dtype.name
+
+
+_COMPARISONS = (np.less, np.greater, np.less_equal, np.greater_equal, np.equal, np.not_equal)
+
+
+def _check_weak_ints(what, inputs, dtypes) -> None:
+    """NumPy 2 refuses a Python int that does not fit the dtype it is promoted to
+    (``int8_array * 300`` raises OverflowError); say so when the graph is built."""
+    for i, dt in zip(inputs, dtypes):
+        if i.op == "constant" and i.attrs["weak"] and np.dtype(dt).kind in "iu":
+            value, info = int(i.attrs["value"].array), np.iinfo(dt)
+            if not info.min <= value <= info.max:
+                raise OverflowError(
+                    f"{what}: the Python integer {value} does not fit {np.dtype(dt).name}, the "
+                    f"dtype of the other operand (NumPy 2 promotion); make it a constant of a "
+                    f"wider dtype or cast the other operand")
+
+
+def _no_float16(fn):
+    """Theano computes float functions of small ints (exp of int8) in float32; NumPy would
+    compute them in float16 and the evaluator's cast to float32 would not restore the digits."""
+    def impl(*args, **params):
+        out = fn(*args, **params)
+        if getattr(out, "dtype", None) == np.float16:
+            out = fn(*(a if isinstance(a, (int, float, complex)) else np.asarray(a, np.float32)
+                       for a in args), **params)
+        return out
+
+    impl.__name__ = getattr(fn, "__name__", "impl")
+    return impl
 
 
 def _infer(name, dtype_rule, inputs, **params):
@@ -69,7 +101,7 @@ def _declare(name, impl, grad, dtype_rule, c=None, nin=None, doc="", params=()):
         return [None if gi is None else unbroadcast(_T().as_tensor_variable(gi), x)
                 for gi, x in zip(grads, node.inputs)]
 
-    declare(Op(name, "elemwise", partial(_infer, name, dtype_rule), impl,
+    declare(Op(name, "elemwise", partial(_infer, name, dtype_rule), _no_float16(impl),
                grad_fn if grad else None, params=params, nin=nin, doc=doc, extra={"c": c}))
 
 
@@ -126,6 +158,10 @@ def _softplus(x):
     return np.logaddexp(np.zeros((), dtype=np.result_type(x)), x)
 
 
+def _reciprocal(x):
+    return np.true_divide(1, x)  # not np.reciprocal: that gives 1 // x for ints
+
+
 LN2, LN10 = math.log(2.0), math.log(10.0)
 TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
@@ -142,7 +178,7 @@ UNARY = [
     ("log1p", np.log1p, None, lambda x, o, g: [g / (1 + x)], "log1p(a)"),
     ("sqrt", np.sqrt, None, lambda x, o, g: [g * 0.5 / o], "sqrt(a)"),
     ("sqr", np.square, None, lambda x, o, g: [g * 2 * x], "a * a"),
-    ("reciprocal", np.reciprocal, _float_rule, lambda x, o, g: [-g * o * o], "1 / a"),
+    ("reciprocal", _reciprocal, _float_rule, lambda x, o, g: [-g * o * o], "1 / a"),
     ("sin", np.sin, None, lambda x, o, g: [g * _T().cos(x)], "sin(a)"),
     ("cos", np.cos, None, lambda x, o, g: [-g * _T().sin(x)], "cos(a)"),
     ("tan", np.tan, None, lambda x, o, g: [g * (1 + o * o)], "tan(a)"),
@@ -189,7 +225,10 @@ _declare("cast", _cast_impl, lambda x, o, g, dtype: [g], lambda inputs, dtype: d
 
 
 def _switch_rule(inputs, **_):
-    return result_dtype(inputs[1], inputs[2])
+    dtype = result_dtype(inputs[1], inputs[2])
+    if dtype is not None:  # numpy.where refuses int8 vs 300 too
+        _check_weak_ints("switch", inputs[1:], (dtype, dtype))
+    return dtype
 
 
 _declare("switch", lambda c, a, b: np.where(c, a, b),

@@ -15,6 +15,7 @@ elementwise comparison.
 from __future__ import annotations
 
 import itertools
+import warnings
 import weakref
 
 import numpy as np
@@ -45,7 +46,6 @@ class Node:
     dtype = property(lambda self: self.type.dtype)
     ndim = property(lambda self: self.type.ndim)
     broadcastable = property(lambda self: self.type.broadcastable)
-    owner = property(lambda self: None if self.is_leaf() else self)  # Theano idiom `v.owner`
 
     def is_leaf(self) -> bool:
         return not self.inputs and self.op in LEAF_OPS
@@ -115,6 +115,7 @@ class Node:
     def __getitem__(self, idx): return _T().subtensor(self, idx)
     __hash__ = object.__hash__
     __eq__ = object.__eq__
+    __array_ufunc__ = None  # ndarray * node defers to Node.__rmul__ instead of an object array
 
     # -- methods ------------------------------------------------------------------------
     T = property(lambda self: _T().transpose(self))
@@ -244,21 +245,35 @@ def constant(value, dtype=None, name=None, weak=None) -> Node:
         raise TypeError(f"constant() needs a value, got the symbolic variable {value}")
     if weak is None:
         weak = dtype is None and type(value) in (int, float, complex)
-    if dtype is None:
-        array = np.asarray(value)
-    else:
-        dtype = as_dtype(dtype)
-        array = np.asarray(value, dtype=dtype)
-        if not np.array_equal(array, np.asarray(value), equal_nan=array.dtype.kind in "fc"):
-            raise TypeError(f"constant {value!r} does not fit dtype {dtype} without loss")
+    array = np.asarray(value)
     if array.dtype == object or array.dtype.kind in "USVM":
         raise TypeError(f"cannot make a tensor constant from {value!r} (dtype {array.dtype})")
+    if dtype is not None:
+        array = _cast_constant(array, value, as_dtype(dtype))
     array = np.array(array, dtype=as_dtype(array.dtype), copy=True)
     params = (("value", ConstValue(array)), ("weak", bool(weak)))
     node = intern("constant", (), params, lambda: TensorType(array.dtype, array.shape))
     if name and not node.name:
         node.name = name
     return node
+
+
+def _cast_constant(array: np.ndarray, value, dtype: str) -> np.ndarray:
+    """``value`` as ``dtype``, refusing casts that change it (300 -> int8, 0.5 -> int32,
+    1e40 -> float32 inf, 1j -> float64); float rounding (0.1 as float32) is allowed."""
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")  # ComplexWarning: checked below
+            cast = np.asarray(value, dtype=dtype)
+    except (OverflowError, TypeError, ValueError) as exc:  # NumPy refuses Python ints too big
+        raise TypeError(f"constant {value!r} does not fit dtype {dtype}: {exc}") from exc
+    if array.dtype.kind in "fc" and np.can_cast(array.dtype, dtype, "same_kind"):
+        ok = np.array_equal(np.isfinite(cast), np.isfinite(array))  # rounded, not overflowed
+    else:
+        ok = np.array_equal(cast, array, equal_nan=cast.dtype.kind in "fc")
+    if not ok:
+        raise TypeError(f"constant {value!r} does not fit dtype {dtype} without loss")
+    return cast
 
 
 def as_tensor_variable(x, name=None, ndim=None, dtype=None) -> Node:

@@ -14,7 +14,6 @@ from typing import Callable
 import numpy as np
 
 from .graph import Node, as_tensor_variable, intern
-from .types import TensorType
 
 FAMILIES = ("leaf", "elemwise", "reduce", "shape", "index", "blas", "nnet", "alloc", "control")
 
@@ -146,7 +145,3 @@ def static_int(node: Node):
     if node.op == "constant" and node.ndim == 0:
         return int(node.attrs["value"].array)
     return None
-
-
-def type_like(dtype, shape) -> TensorType:
-    return TensorType(dtype, shape)

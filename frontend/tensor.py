@@ -13,7 +13,11 @@ from .types import PREFIX_DTYPES, TensorType, as_dtype
 from .elemwise import *  # noqa: F401,F403  (each family module declares __all__)
 from .shape import *  # noqa: F401,F403
 from .reduction import *  # noqa: F401,F403
+from .blas import *  # noqa: F401,F403
 from .control import *  # noqa: F401,F403
+from .subtensor import *  # noqa: F401,F403
+from . import nnet  # noqa: F401  (T.nnet.softmax, ...)
+from .nnet import *  # noqa: F401,F403
 from .grad import grad, hessian, jacobian  # noqa: F401
 from .gradcheck import verify_grad  # noqa: F401
 

@@ -52,6 +52,21 @@ def is_float(dtype) -> bool:
     return kind(dtype) in ("f", "c")
 
 
+def _check_shape(shape) -> tuple:
+    """A static shape: a tuple of non-negative ints or None (unknown size)."""
+    if not isinstance(shape, (tuple, list)):
+        raise TypeError(f"shape must be a tuple of sizes (None for unknown), got {shape!r}")
+    if shape and all(isinstance(d, (bool, np.bool_)) for d in shape):  # Theano habit
+        raise TypeError(f"shape {tuple(shape)} is a broadcastable pattern; give sizes instead "
+                        "(1 for broadcastable, None for unknown) or use broadcastable=")
+    for d in shape:
+        if d is not None and (isinstance(d, (bool, np.bool_))
+                              or not isinstance(d, (int, np.integer)) or d < 0):
+            raise ValueError(f"shape {tuple(shape)}: each entry must be None (unknown) or a "
+                             f"non-negative int, got {d!r}")
+    return tuple(None if d is None else int(d) for d in shape)
+
+
 @dataclass(frozen=True)
 class TensorType:
     dtype: str | None
@@ -60,18 +75,15 @@ class TensorType:
     def __post_init__(self):
         object.__setattr__(self, "dtype", as_dtype(self.dtype))
         if self.shape is not None:
-            shape = tuple(None if d is None else int(d) for d in self.shape)
-            if any(d is not None and d < 0 for d in shape):
-                raise ValueError(f"negative static dimension in shape {shape}")
-            object.__setattr__(self, "shape", shape)
+            object.__setattr__(self, "shape", _check_shape(self.shape))
 
     @property
     def ndim(self) -> int | None:
         return None if self.shape is None else len(self.shape)
 
     @property
-    def broadcastable(self) -> tuple:
-        return tuple(d == 1 for d in self.shape)
+    def broadcastable(self) -> tuple | None:
+        return None if self.shape is None else tuple(d == 1 for d in self.shape)
 
     def is_wild(self) -> bool:
         return self.dtype is None or self.shape is None

@@ -1,0 +1,31 @@
+"""The README's quickstart runs as written (so it cannot go stale)."""
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def python_blocks():
+    return re.findall(r"^```python\n(.*?)^```", README.read_text(encoding="utf-8"), re.M | re.S)
+
+
+def test_quickstart_runs(tmp_path, monkeypatch, capsys):
+    blocks = python_blocks()
+    assert len(blocks) == 1, "the README has one ```python block: the quickstart"
+    monkeypatch.chdir(tmp_path)  # pydotprint writes its picture (or .dot) here
+    namespace = {"__name__": "readme_quickstart"}
+    exec(compile(blocks[0], str(README), "exec"), namespace)
+    out = capsys.readouterr().out
+    assert out.startswith("4.0\n")
+    np.testing.assert_allclose(namespace["W"].get_value(), [24.9, 25.05, 24.95, 25.1], atol=1e-4)
+    assert "update of W:" in out  # debugprint of the training step
+    assert list(tmp_path.glob("step.*")), "pydotprint wrote nothing"
+
+
+def test_commands_come_first():
+    text = README.read_text(encoding="utf-8")
+    assert text.index("make demo") < text.index("```python")
+    assert text.index("make test") < text.index("```python")
