@@ -46,7 +46,8 @@ venv:
 	         "python3.12-venv', or from https://www.python.org/downloads/" >&2
 	    exit 1
 	  fi
-	  echo "creating $(VENV) with $$python ($$("$$python" -c 'import sys; print(sys.version.split()[0])'))"
+	  version=$$("$$python" -c 'import sys; print(sys.version.split()[0])')
+	  echo "creating $(VENV) with $$python ($$version)"
 	  rm -rf $(VENV)
 	  "$$python" -m venv $(VENV)
 	fi

@@ -26,7 +26,8 @@ def _graphviz() -> str:
         return ("not found: pydotprint writes DOT source instead of pictures "
                 "(install graphviz, e.g. apt-get install graphviz)")
     try:  # `dot -V` prints its version on stderr
-        done = subprocess.run([dot, "-V"], capture_output=True, text=True, timeout=10)
+        done = subprocess.run([dot, "-V"], capture_output=True, text=True, timeout=10,
+                              check=False)
         version = (done.stderr or done.stdout).strip()
     except (OSError, subprocess.SubprocessError):
         version = ""

@@ -21,7 +21,7 @@ import numpy as np
 
 from .frontend.graph import Node, toposort
 
-__all__ = ["debugprint", "pydotprint", "op_label", "var_label"]
+__all__ = ["debugprint", "op_label", "pydotprint", "var_label"]
 
 
 # -- labels ---------------------------------------------------------------------------------
@@ -254,6 +254,9 @@ def _build_dot(outputs, updates, compact, var_with_name_simple, max_label_size):
     for k, (var, value) in enumerate(updates):
         add_box(("update", k), f"update of {var_label(var)}", _OUTPUT_COLOR)
         graph.add_edge(pydot.Edge(source[value], ids[("update", k)]))
+        if var not in source:  # updated but not read: still draw it
+            add_box(var, var_text(var), _LEAF_COLORS["shared"])
+            source[var] = ids[var]
         # dashed: where the new value goes; no layout constraint, so no cycle in the ranks
         graph.add_edge(pydot.Edge(ids[("update", k)], source[var], style="dashed", color="grey40",
                                   constraint="false"))
@@ -301,9 +304,13 @@ def pydotprint(fn_or_vars, outfile=None, format=None, compact=True, var_with_nam
         if return_image:
             return source
         return _write_text(dot_file, source, print_output_file)
-    if return_image:
-        return graph.create(prog="dot", format=format)
-    graph.write(outfile, prog="dot", format=format)
+    try:
+        if return_image:
+            return graph.create(prog="dot", format=format)
+        graph.write(outfile, prog="dot", format=format)
+    except (AssertionError, OSError) as exc:  # pydot reports dot's failures as AssertionError
+        raise RuntimeError(f"pydotprint: graphviz's dot could not write {format!r} to "
+                           f"{outfile}: {exc}") from None
     if print_output_file:
         print(f"The output file is available at {outfile}")
     return outfile

@@ -113,6 +113,17 @@ def _float_rule(inputs, **_):
     return upgrade_to_float(result_dtype(*inputs))
 
 
+def _same_rule(inputs, **_):
+    return result_dtype(*inputs)
+
+
+def _real_float_rule(inputs, **_):
+    dtype = _float_rule(inputs)
+    if dtype is not None and np.dtype(dtype).kind == "c":  # like NumPy's logaddexp
+        raise TypeError(f"softplus is not defined for complex dtype {dtype}")
+    return dtype
+
+
 def _zero(*xs, **_params):
     """Gradient rows for piecewise-constant functions: zeros (connected, but flat)."""
     *inputs, _node, _g = xs
@@ -192,13 +203,13 @@ UNARY = [
      lambda x, o, g: [g * TWO_OVER_SQRT_PI * _T().exp(-x * x)], "erf(a)"),
     ("sigmoid", scipy.special.expit, None, lambda x, o, g: [g * o * (1 - o)],
      "1 / (1 + exp(-a))"),
-    ("softplus", _softplus, _float_rule, lambda x, o, g: [g * _T().sigmoid(x)],
+    ("softplus", _softplus, _real_float_rule, lambda x, o, g: [g * _T().sigmoid(x)],
      "(a > 0 ? a + log1p(exp(-a)) : log1p(exp(a)))"),
     ("floor", np.floor, None, _zero, "floor(a)"),
     ("ceil", np.ceil, None, _zero, "ceil(a)"),
     ("sgn", np.sign, None, _zero, "(a > 0) - (a < 0)"),
     ("invert", np.invert, None, None, "~a"),
-    ("identity", lambda x: np.array(x, copy=True), result_dtype, lambda x, o, g: [g], "a"),
+    ("identity", lambda x: np.array(x, copy=True), _same_rule, lambda x, o, g: [g], "a"),
 ]
 for _name, _fn, _rule, _grad, _c in UNARY:
     _declare(_name, _fn, _grad, _rule or _ufunc_rule(_fn), _c, nin=1,
@@ -288,7 +299,8 @@ def clip(x, lo, hi):
 def round(x, mode="half_to_even"):  # noqa: A001 - Theano's name
     """Round to the nearest integer; ``mode`` 'half_to_even' (NumPy) or 'half_away_from_zero'."""
     if mode not in ("half_to_even", "half_away_from_zero"):
-        raise ValueError(f"round: mode must be 'half_to_even' or 'half_away_from_zero', got {mode!r}")
+        raise ValueError("round: mode must be 'half_to_even' or 'half_away_from_zero', "
+                         f"got {mode!r}")
     return apply("round", x, mode=mode)
 
 

@@ -264,8 +264,8 @@ def _cast_constant(array: np.ndarray, value, dtype: str) -> np.ndarray:
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")  # ComplexWarning: checked below
-            cast = np.asarray(value, dtype=dtype)
-    except (OverflowError, TypeError, ValueError) as exc:  # NumPy refuses Python ints too big
+            cast = array.astype(dtype)
+    except (OverflowError, TypeError, ValueError) as exc:
         raise TypeError(f"constant {value!r} does not fit dtype {dtype}: {exc}") from exc
     if array.dtype.kind in "fc" and np.can_cast(array.dtype, dtype, "same_kind"):
         ok = np.array_equal(np.isfinite(cast), np.isfinite(array))  # rounded, not overflowed

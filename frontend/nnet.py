@@ -25,7 +25,9 @@ def _float_dtype(x: Node, what: str) -> str | None:
 
 
 def _check_axes(what, x: Node, axis):
-    if axis is not None and x.ndim is not None and any(a >= x.ndim or a < 0 for a in axis):
+    """Axes must exist; negative ones (from a pattern built on an unknown ndim) count from the
+    end."""
+    if axis is not None and x.ndim is not None and any(not -x.ndim <= a < x.ndim for a in axis):
         raise ValueError(f"{what}: axis {axis} is out of range for {x} of type {x.type}")
 
 
@@ -76,6 +78,8 @@ def _log_softmax_grad(node, g):
 def _logsumexp_grad(node, g):
     """g * softmax(x), as exp(x - logsumexp(x)): it reuses the output (x - out <= 0)."""
     x, axis = node.inputs[0], node.attrs["axis"]
+    if axis is not None and x.ndim is not None:
+        axis = tuple(sorted(a % x.ndim for a in axis))  # a pattern's negative axes
     return [keep_dims(g, x, axis) * apply("exp", x - keep_dims(node, x, axis))]
 
 
@@ -96,6 +100,7 @@ def _logsumexp_infer(inputs, axis):
     elif x.type.shape is None:
         shape = None
     else:
+        axis = {a % x.ndim for a in axis}
         shape = tuple(d for i, d in enumerate(x.type.shape) if i not in axis)
     return TensorType(_float_dtype(x, "logsumexp"), shape)
 

@@ -108,6 +108,10 @@ def _entry(item, x, parts):
             return ("int", _bound(item, x, parts, "subtensor"))
         parts.append(item)
         return ("array", len(parts) - 1)
+    if isinstance(item, (list, tuple)) and any(isinstance(v, Node) for v in item):
+        from .shape import stack  # x[[i, j]] with symbolic scalars: an index vector
+
+        return _entry(stack([as_tensor_variable(v) for v in item]), x, parts)
     if isinstance(item, (list, tuple, np.ndarray)):
         return _array_entry(item, x, parts)
     return ("int", _bound(item, x, parts, "subtensor"))
@@ -307,7 +311,7 @@ def _set_impl(x, y, *parts, idx):
 
 
 def _inc_impl(x, y, *parts, idx):
-    out = np.array(x, copy=True)
+    out = np.array(x, copy=True, order="C")  # C order: reshape(-1) below must be a view
     index = _np_index(idx, parts)
     if not any(e[0] in _ADV for e in idx):
         out[index] += y  # basic indexing: no position repeats
@@ -383,7 +387,8 @@ def _writer(name, sub, y) -> Node:
 def set_subtensor(x, y, inplace=False, tolerate_inplace_aliasing=False) -> Node:
     """A copy of the tensor indexed by ``x`` (= ``a[idx]``) with ``a[idx] = y`` (``y``
     broadcasts). Theano's API: ``T.set_subtensor(a[idx], y)``; ``inplace`` is ignored (the
-    optimizer decides)."""
+    optimizer decides). Where advanced indices repeat a position the last write wins (NumPy),
+    but, as in Theano, the gradient for ``y`` is ``g[idx]`` at every occurrence."""
     return _writer("set_subtensor", x, y)
 
 

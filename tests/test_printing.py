@@ -3,7 +3,9 @@
 import io
 import re
 import shutil
+import sys
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -85,7 +87,7 @@ def test_function_outputs_then_updates():
 
 def test_file_argument(capsys):
     x = T.dscalar("x")
-    assert debugprint(x) is __import__("sys").stdout
+    assert debugprint(x) is sys.stdout
     assert capsys.readouterr().out == "x [id A] <Tensor(float64, ())>\n"
     buf = io.StringIO()
     assert debugprint(-x, file=buf) is buf
@@ -148,8 +150,7 @@ def test_png(tmp_path, capsys):
     path = pydotprint(small_function(), outfile=str(tmp_path / "scalar_addition.png"),
                       var_with_name_simple=True)
     assert path == str(tmp_path / "scalar_addition.png")
-    with open(path, "rb") as fh:
-        assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert Path(path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "available at" in capsys.readouterr().out
 
 
@@ -157,7 +158,7 @@ def test_png(tmp_path, capsys):
 def test_svg_parses_and_has_labels(tmp_path):
     path = pydotprint(small_function(), outfile=str(tmp_path / "f.svg"),
                       print_output_file=False)
-    text = open(path, encoding="utf-8").read()
+    text = Path(path).read_text(encoding="utf-8")
     root = ET.fromstring(text.encode())  # well-formed XML
     assert root.tag.endswith("svg") and "<svg" in text
     for label in ("a Tensor(float64, ())", "w Tensor(float64, (?,))", "update of w", "add",
@@ -171,16 +172,22 @@ def test_default_outfile_and_format_argument(tmp_path, monkeypatch):
     x = T.dvector("x")
     path = pydotprint(T.exp(x), print_output_file=False)
     assert path == str(tmp_path / "eggflow.pydotprint.png")
-    assert open(path, "rb").read(4) == b"\x89PNG"
+    assert Path(path).read_bytes()[:4] == b"\x89PNG"
     path = pydotprint([T.exp(x)], outfile=str(tmp_path / "g"), format="svg",
                       print_output_file=False)
-    assert path.endswith("g.svg") and b"<svg" in open(path, "rb").read()
+    assert path.endswith("g.svg") and b"<svg" in Path(path).read_bytes()
     assert pydotprint(x * 2, format="svg", return_image=True).lstrip().startswith(b"<?xml")
 
 
+@needs_dot
+def test_unknown_format_is_a_clear_error(tmp_path):
+    with pytest.raises(RuntimeError, match="could not write 'nosuchformat'"):
+        pydotprint(T.dvector("x"), outfile=str(tmp_path / "g.nosuchformat"))
+
+
 def test_dot_source_labels_colors_and_edges(tmp_path):
-    text = open(pydotprint(small_function(), outfile=str(tmp_path / "f.dot"),
-                           print_output_file=False)).read()
+    text = Path(pydotprint(small_function(), outfile=str(tmp_path / "f.dot"),
+                           print_output_file=False)).read_text()
     assert text.startswith("digraph")
     assert re.search(r'label="a Tensor\(float64, \(\)\)", shape=box, style=filled, '
                      r"fillcolor=limegreen", text)
@@ -191,6 +198,16 @@ def test_dot_source_labels_colors_and_edges(tmp_path):
     simple = pydotprint(small_function(), format="dot", return_image=True,
                         var_with_name_simple=True)
     assert 'label="a"' in simple and "Tensor(" not in simple.replace("Tensor(float64, ())", "")
+
+
+def test_update_of_a_shared_variable_the_outputs_do_not_read():
+    x = T.dvector("x")
+    w = ef.shared(np.zeros(2), name="w")
+    f = ef.function([x], x * 2, updates=[(w, x)])
+    text = pydotprint(f, format="dot", return_image=True)
+    assert 'label="w Tensor(float64, (?,))"' in text and 'label="update of w"' in text
+    assert text.count("style=dashed") == 1
+    assert lines(debugprint(f, file="str", print_type=False))[-2:] == ["update of w:", "x [id B]"]
 
 
 def test_compact_hides_unnamed_intermediates():
@@ -220,4 +237,4 @@ def test_dot_fallback_without_graphviz(tmp_path, monkeypatch, recwarn):
         path = pydotprint(small_function(), outfile=str(out), print_output_file=False)
     assert path == str(tmp_path / "graph.dot")
     assert not out.exists()
-    assert open(path).read().startswith("digraph")
+    assert Path(path).read_text().startswith("digraph")

@@ -240,7 +240,7 @@ def test_unary_shapes(name, shape):
                                   "reciprocal"])
 def test_float_of_small_int_is_float32(name, dtype):
     """Theano's exception: float32, not NumPy's float16 — and computed in float32 precision."""
-    a = _sample(dtype, (5,), lo=1, hi=7, rng=_rng(name, dtype))
+    a = _sample(dtype, (5,), lo=1, hi=7, rng=_rng(name, dtype), nonzero=True)
     x = _var(dtype, (5,), "x")
     out = getattr(T, name)(x)
     assert out.dtype == "float32"
@@ -627,8 +627,9 @@ def test_wildcard_inputs(name):
         out = builders[name]()
     elif name in BINARY:
         out = getattr(T, name)(a, b)
-        typed = getattr(T, name)(c, T.fmatrix() if name not in ("and_", "or_", "xor")
-                                 else T.bmatrix())
+        bitwise = name in ("and_", "or_", "xor")
+        typed = getattr(T, name)(wildcard("c", "int8") if bitwise else c,
+                                 T.bmatrix() if bitwise else T.fmatrix())
         assert typed.type.shape is None
     else:
         out = getattr(T, name)(a)

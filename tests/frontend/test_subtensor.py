@@ -133,6 +133,14 @@ def test_static_sizes():
     assert x[...].type.shape == (4, 5, 6)
 
 
+def test_list_of_symbolic_scalars_is_an_index_vector():
+    x, i, j = T.dmatrix("x"), T.lscalar("i"), T.iscalar("j")
+    out = x[[i, j, 0], 1:]
+    assert out.type.shape == (3, None)
+    value = RNG.standard_normal((4, 3))
+    np.testing.assert_array_equal(out.eval({x: value, i: 3, j: -1}), value[[3, -1, 0], 1:])
+
+
 def test_dtypes_are_kept():
     for dtype in ["bool", "int8", "int32", "int64", "float32", "float64"]:
         value = (RNG.standard_normal((3, 4)) * 3).astype(dtype)
@@ -293,6 +301,19 @@ def test_set_inc_scalars_dtypes_and_keywords():
     got = T.inc_subtensor(x[1:3], T.constant(np.array([1, 2], dtype=np.int8)))
     np.testing.assert_array_equal(got.eval({x: xv}), [0, 2, 4, 3, 4])
     assert T.inc_subtensor(x[1:3], 1, set_instead_of_inc=True) is T.set_subtensor(x[1:3], 1)
+
+
+def test_inc_on_a_transposed_view_and_mixed_precision():
+    x = T.fmatrix("x")
+    xv = RNG.standard_normal((3, 4)).astype(np.float32)
+    y = T.dvector("y")
+    yv = RNG.standard_normal(3)
+    out = T.inc_subtensor(x.T[[1, 1, 3]], y)  # the input of the op is a transposed view
+    got = evaluate([out], {x: xv, y: yv})[0]
+    expected = xv.T.copy()
+    np.add.at(expected, [1, 1, 3], yv.astype(np.float32))
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
 
 
 def test_set_inc_errors():
