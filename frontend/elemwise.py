@@ -217,13 +217,22 @@ for _name, _fn, _rule, _grad, _c in UNARY:
 
 
 # -- ops with params or three inputs -------------------------------------------------------
+def _round_dtype(inputs, **_):
+    dtype = inputs[0].dtype
+    if dtype is not None and np.dtype(dtype).kind == "c":
+        raise TypeError("round is not defined for complex inputs")
+    return dtype  # rounding keeps the dtype (ints are already integral)
+
+
 def _round_impl(x, mode):
+    if np.result_type(x).kind in "biu":
+        return x
     if mode == "half_to_even":
         return np.rint(x)
     return np.where(x >= 0, np.floor(x + 0.5), np.ceil(x - 0.5)).astype(np.result_type(x))
 
 
-_declare("round", _round_impl, _zero, lambda inputs, **_: _ufunc_dtype(np.rint, inputs),
+_declare("round", _round_impl, _zero, _round_dtype,
          "rint(a)", nin=1, params=("mode",), doc="round, mode half_to_even or half_away_from_zero")
 
 

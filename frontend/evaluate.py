@@ -90,6 +90,8 @@ def _check_broadcast(node: Node, arrays, result) -> None:
 def describe(node: Node) -> str:
     if node.name:
         return node.name
+    if node.op == "constant":
+        return f"constant {node.attrs['value']!r}"
     if not node.inputs:
         return f"{node.op} {node.type}"
     return f"{node.op}({', '.join(describe(i) if i.name or not i.inputs else i.op for i in node.inputs)})"
@@ -138,6 +140,5 @@ def evaluate(outputs, givens: dict) -> list:
     keys = list(feed)
     values = []
     for k in keys:
-        v = feed[k]
-        values.append(v if isinstance(v, np.ndarray) else np.asarray(v, dtype=k.dtype))
+        values.append(np.asarray(feed[k], dtype=k.dtype))
     return run_program(build_program(outputs, keys), values)

@@ -339,12 +339,22 @@ def _inc_grad(node, g):
 
 
 def _set_grad(node, g):
+    from . import tensor as T
     from .elemwise import unbroadcast
 
-    y, parts = node.inputs[1], node.inputs[2:]
+    x, y, parts = node.inputs[0], node.inputs[1], node.inputs[2:]
     gx = apply_node("set_subtensor", (g, constant(0, dtype=g.dtype), *parts), node.params)
-    gy = unbroadcast(apply_node("subtensor", (g, *parts), node.params), y)
-    return [gx, gy] + [None] * len(parts)
+    gsub = apply_node("subtensor", (g, *parts), node.params)
+    if any(e[0] in _ADV for e in node.attrs["idx"]):
+        # Where advanced indices repeat a position only the last write lands; find the
+        # winners with the op itself (write occurrence numbers, read them back).
+        dims = T.shape_dims(apply_node("subtensor", (x, *parts), node.params))
+        occurrence = T.reshape(T.arange(T.prod(T.stack(dims))), dims)
+        canvas = T.alloc(constant(-1, dtype="int64"), *T.shape_dims(x))
+        owner = apply_node("set_subtensor", (canvas, occurrence, *parts), node.params)
+        last = T.eq(apply_node("subtensor", (owner, *parts), node.params), occurrence)
+        gsub = T.switch(last, gsub, 0)
+    return [gx, unbroadcast(gsub, y)] + [None] * len(parts)
 
 
 declare(Op("subtensor", "index", _subtensor_infer, _subtensor_impl, _subtensor_grad,
@@ -388,7 +398,7 @@ def set_subtensor(x, y, inplace=False, tolerate_inplace_aliasing=False) -> Node:
     """A copy of the tensor indexed by ``x`` (= ``a[idx]``) with ``a[idx] = y`` (``y``
     broadcasts). Theano's API: ``T.set_subtensor(a[idx], y)``; ``inplace`` is ignored (the
     optimizer decides). Where advanced indices repeat a position the last write wins (NumPy),
-    but, as in Theano, the gradient for ``y`` is ``g[idx]`` at every occurrence."""
+    and only that occurrence of ``y`` receives a gradient."""
     return _writer("set_subtensor", x, y)
 
 

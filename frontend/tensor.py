@@ -5,6 +5,8 @@ This module only gathers names; each op family lives in its own module.
 
 from __future__ import annotations
 
+import builtins  # this module's all/any/sum/max/... are the tensor ops
+
 from .config import config
 from .graph import (Node, SharedVariable, Variable, as_tensor_variable, constant,
                     input_variable, shared, wildcard)
@@ -29,9 +31,12 @@ _KINDS = {  # name -> static shape pattern
 
 
 def tensor(dtype=None, shape=None, name=None, broadcastable=None) -> Node:
-    """A symbolic input of any type: ``T.tensor('float32', shape=(None, 1))``."""
+    """A symbolic input of any type: ``T.tensor('float32', shape=(None, 1))``; Theano's
+    ``T.tensor('float32', (False, True))`` (a broadcastable pattern) is accepted too."""
     if isinstance(dtype, (list, tuple)) and shape is None:  # T.tensor(shape) spelling
         dtype, shape = None, dtype
+    if shape and broadcastable is None and builtins.all(isinstance(b, bool) for b in shape):
+        shape, broadcastable = None, shape
     if shape is None and broadcastable is not None:
         shape = tuple(1 if b else None for b in broadcastable)
     if shape is None:
@@ -61,15 +66,21 @@ def _make(kind, fixed_dtype=None):
     return make
 
 
+def _plural(name: str) -> str:
+    return name[: -len("matrix")] + "matrices" if name.endswith("matrix") else name + "s"
+
+
 def _make_plural(single):
     def make(*names, n=None):
+        if n is None and len(names) == 1 and isinstance(names[0], int):
+            n = names[0]
         if n is not None:
+            if n < 0:
+                raise ValueError(f"{_plural(single.__name__)}: cannot make {n} variables")
             return [single() for _ in range(n)]
-        if len(names) == 1 and isinstance(names[0], int):
-            return [single() for _ in range(names[0])]
         return [single(name) for name in names]
 
-    make.__name__ = single.__name__ + "s"
+    make.__name__ = _plural(single.__name__)
     make.__doc__ = f"Several {single.__name__} inputs at once: ``x, y = {make.__name__}('x', 'y')``."
     return make
 
@@ -80,6 +91,5 @@ for _kind in _KINDS:
         _single = _make(_kind, _dtype)
         _single.__name__ = _prefix + _kind
         globals()[_prefix + _kind] = _single
-        _plural = {"matrix": "matrices"}.get(_kind, _kind + "s")
-        globals()[_prefix + _plural] = _make_plural(_single)
-    globals()[{"matrix": "matrices"}.get(_kind, _kind + "s")] = _make_plural(globals()[_kind])
+        globals()[_plural(_prefix + _kind)] = _make_plural(_single)
+    globals()[_plural(_kind)] = _make_plural(globals()[_kind])

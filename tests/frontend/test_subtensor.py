@@ -449,3 +449,36 @@ def test_wildcard_inputs():
     np.testing.assert_array_equal(evaluate([x[..., 1]], {x: value})[0], value[..., 1])
     np.testing.assert_array_equal(evaluate([x[1, ..., None]], {x: value})[0],
                                   value[1, ..., None])
+
+
+def test_set_subtensor_gradient_with_repeated_indices_goes_to_the_last_write():
+    import eggflow as ef
+
+    y, w = T.dmatrix("y"), T.dmatrix("w")
+    m = T.dmatrix("m")
+    i = T.lvector("i")
+    out = T.set_subtensor(m[i], y)
+    gm, gy = T.grad(T.sum(out * w), [m, y])
+    f = ef.function([m, y, i, w], [out, gm, gy])
+    rng = np.random.default_rng(3)
+    mv, yv, wv = rng.normal(size=(4, 2)), rng.normal(size=(5, 2)), rng.normal(size=(4, 2))
+    iv = np.array([1, 3, 1, 0, 3])
+    o, a, b = f(mv, yv, iv, wv)
+    expected = mv.copy()
+    expected[iv] = yv
+    np.testing.assert_array_equal(o, expected)
+    eps = 1e-6
+    numeric = np.zeros_like(yv)
+    for k in np.ndindex(*yv.shape):
+        d = np.zeros_like(yv)
+        d[k] = eps
+        up, down = mv.copy(), mv.copy()
+        up[iv], down[iv] = yv + d, yv - d
+        numeric[k] = ((up * wv).sum() - (down * wv).sum()) / (2 * eps)
+    np.testing.assert_allclose(b, numeric, atol=1e-8)
+    assert np.all(b[[0, 1]] == 0)  # overwritten by the later writes to rows 1 and 3
+    mask = np.ones(4, bool)
+    mask[iv] = False
+    np.testing.assert_array_equal(a[mask], wv[mask])
+    np.testing.assert_array_equal(a[~mask], 0)
+
