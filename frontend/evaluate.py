@@ -94,7 +94,8 @@ def describe(node: Node) -> str:
         return f"constant {node.attrs['value']!r}"
     if not node.inputs:
         return f"{node.op} {node.type}"
-    return f"{node.op}({', '.join(describe(i) if i.name or not i.inputs else i.op for i in node.inputs)})"
+    args = ", ".join(describe(i) if i.name or not i.inputs else i.op for i in node.inputs)
+    return f"{node.op}({args})"
 
 
 def run_step(node: Node, arrays):

@@ -454,7 +454,7 @@ def _split_impl(g, *sizes, axis, k):
 
 def _split_grad(node, gk):
     """Part k back in its place: join(zeros, ..., gk, ..., zeros)."""
-    g, sizes = node.inputs[0], node.inputs[1:]
+    sizes = node.inputs[1:]
     axis, k = node.attrs["axis"], node.attrs["k"]
     parts = []
     for j, size in enumerate(sizes):

@@ -8,8 +8,8 @@ from __future__ import annotations
 import builtins  # this module's all/any/sum/max/... are the tensor ops
 
 from .config import config
-from .graph import (Node, SharedVariable, Variable, as_tensor_variable, constant,
-                    input_variable, shared, wildcard)
+from .graph import (Node, SharedVariable, Variable, as_tensor_variable,  # noqa: F401
+                    constant, input_variable, shared, wildcard)
 from .types import PREFIX_DTYPES, TensorType, as_dtype
 
 from .elemwise import *  # noqa: F401,F403  (each family module declares __all__)
@@ -81,7 +81,8 @@ def _make_plural(single):
         return [single(name) for name in names]
 
     make.__name__ = _plural(single.__name__)
-    make.__doc__ = f"Several {single.__name__} inputs at once: ``x, y = {make.__name__}('x', 'y')``."
+    make.__doc__ = (f"Several {single.__name__} inputs at once: "
+                    f"``x, y = {make.__name__}('x', 'y')``.")
     return make
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import eggflow as theano  # the tutorials' spelling
-from eggflow import function, shared, tensor
+from eggflow import function, tensor
 import eggflow.tensor as T
 
 

@@ -153,7 +153,7 @@ def test_gradients(name):
     value = _distinct((2, 3, 4))
     for axis in (None, 1, -1, (0, 2)):
         for keepdims in (False, True):
-            verify_grad(lambda x: getattr(T, name)(x, axis=axis, keepdims=keepdims), [value])
+            verify_grad(lambda x: getattr(T, name)(x, axis=axis, keepdims=keepdims), [value])  # noqa: B023
     if name in ("var", "std"):
         verify_grad(lambda x: getattr(T, name)(x, axis=0, ddof=1), [value])
     verify_grad(lambda x: getattr(T, name)(x, axis=1), [value.astype("float32")])
