@@ -13,9 +13,10 @@ from .frontend.gradcheck import verify_grad
 from .frontend.graph import SharedVariable, shared
 from .function import Function, MissingInputError, UnusedInputError, function
 from .mode import Mode
-from . import printing, tensor
+from .optimize import optimize
+from . import printing, rules, tensor
 
 __version__ = "0.1.0"
 __all__ = ["config", "function", "Function", "shared", "SharedVariable", "grad", "jacobian",
-           "hessian", "verify_grad", "Mode", "printing", "tensor", "MissingInputError",
-           "UnusedInputError"]
+           "hessian", "verify_grad", "Mode", "optimize", "printing", "rules", "tensor",
+           "MissingInputError", "UnusedInputError"]

@@ -27,22 +27,39 @@ class MissingInputError(ValueError):
     """The graph needs an input variable that is not in ``function``'s input list."""
 
 
+class DebugModeError(AssertionError):
+    """DebugMode: the optimized graph disagrees with the unoptimized one."""
+
+
 @dataclass
 class CompileReport:
-    """What ``function`` did; ``str()`` gives a readable summary."""
+    """What ``function`` did; ``str()`` gives a readable summary. The optimizer's report
+    (``phases``, ``rules_fired``, ``cost_before``, ...) is ``.optimization`` and its fields are
+    readable here directly (``f.report.rules_fired``)."""
 
     mode: str
     optimizer: str | None
     backend: str
     nodes: int
+    nodes_after: int | None = None
     seconds: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
+    optimization: object = None
+
+    def __getattr__(self, name):
+        opt = self.__dict__.get("optimization")
+        if opt is not None and hasattr(opt, name):
+            return getattr(opt, name)
+        raise AttributeError(name)
 
     def __str__(self):
+        after = "" if self.nodes_after is None else f" -> {self.nodes_after}"
         lines = [f"mode {self.mode}: optimizer {self.optimizer or 'none'}, backend {self.backend}, "
-                 f"{self.nodes} nodes"]
+                 f"{self.nodes}{after} nodes"]
         lines += [f"  {stage:<12} {sec * 1e3:8.2f} ms" for stage, sec in self.seconds.items()]
         lines += [f"  note: {n}" for n in self.notes]
+        if self.optimization is not None:
+            lines.append(str(self.optimization))
         return "\n".join(lines)
 
 
@@ -132,13 +149,25 @@ class Function:
         self.trust_input = False
         graph_outputs = outputs + [value for _, value in updates]
         self.shared = [n for n in toposort(graph_outputs) if isinstance(n, SharedVariable)]
-        self.report = CompileReport(mode.name, None, "numpy", len(toposort(graph_outputs)))
-        if mode.optimizer is not None:
-            self.report.notes.append(f"optimizer {mode.optimizer!r} is not available yet: the "
-                                     "graph runs unoptimized on the reference executor")
+        self.report = CompileReport(mode.name, mode.optimizer, "numpy", len(toposort(graph_outputs)))
         from .backends.numpy_backend import make_thunk
 
-        self._thunk = make_thunk(inputs + self.shared, graph_outputs, mode)
+        run_outputs = graph_outputs
+        if mode.optimizer == "egraph":
+            from .optimize import optimize
+
+            result = optimize(graph_outputs, rules=mode.rules, cost=mode.cost,
+                              extractor=mode.extractor, budget=mode.budget,
+                              excluding=mode.excluding)
+            self.report.optimization = result.report
+            self.report.seconds["optimize"] = time.perf_counter() - started
+            self.report.nodes_after = len(toposort(result.outputs))
+            run_outputs = result.outputs
+        self.optimized_outputs = run_outputs
+        self._thunk = make_thunk(inputs + self.shared, run_outputs, mode)
+        self._reference = None
+        if mode.compare and run_outputs is not graph_outputs:
+            self._reference = make_thunk(inputs + self.shared, graph_outputs, mode)
         self._by_name = {n.name: k for k, n in enumerate(inputs) if n.name}
         self.report.seconds["compile"] = time.perf_counter() - started
 
@@ -169,7 +198,10 @@ class Function:
 
     def __call__(self, *args, **kwargs):
         values = self._arguments(args, kwargs)
-        results = self._thunk(values + [s.get_value(borrow=True) for s in self.shared])
+        feed = values + [s.get_value(borrow=True) for s in self.shared]
+        results = self._thunk(feed)
+        if self._reference is not None:
+            self._compare(results, self._reference(feed))
         n_out = len(self.outputs)
         outputs, new_values = results[:n_out], results[n_out:]
         owned = {id(v) for v in values} | {id(s.get_value(borrow=True)) for s in self.shared}
@@ -193,6 +225,30 @@ class Function:
         if self._single:
             return outputs[0]
         return outputs
+
+    def _compare(self, optimized, reference):
+        """DebugMode: both graphs must agree within the mode's tolerance. Where the unoptimized
+        graph overflows (inf/NaN) the optimized one may be finite: stability rules exist for
+        that; the reverse is an error."""
+        names = [f"output {k}" for k in range(len(self.outputs))] + [
+            f"update of {_label(var)}" for var, _ in self.updates]
+        bad = []
+        for name, got, want in zip(names, optimized, reference):
+            got, want = np.asarray(got), np.asarray(want)
+            rtol = max(self.mode.rtol, 1e-3) if want.dtype == np.float32 else self.mode.rtol
+            if got.shape != want.shape or got.dtype != want.dtype:
+                same = False
+            elif want.dtype.kind not in "fc":
+                same = np.array_equal(got, want)
+            else:
+                improved = ~np.isfinite(want) & np.isfinite(got)
+                close = np.isclose(got, want, rtol=rtol, atol=self.mode.atol, equal_nan=True)
+                same = bool(np.all(close | improved))
+            if not same:
+                bad.append(f"{name}: optimized {got!r} vs unoptimized {want!r}")
+        if bad:
+            raise DebugModeError("DebugMode: the optimized graph disagrees with the unoptimized "
+                                 "one: " + "; ".join(bad))
 
     def __repr__(self):
         return (f"<eggflow.Function {self.name or ''}({', '.join(map(_label, self.inputs))}) "

@@ -1,8 +1,9 @@
 """``Mode``: how a function is optimized and run.
 
-Named modes: ``FAST_RUN`` (default: e-graph optimizer + generated code once those stages
-exist), ``FAST_COMPILE`` (no optimization, reference executor) and ``DebugMode`` (reference
-executor that also checks every intermediate value against its static type).
+Named modes: ``FAST_RUN`` (default: the e-graph optimizer, then the best available executor —
+the NumPy reference executor until the C backend lands), ``FAST_COMPILE`` (no optimization,
+reference executor) and ``DebugMode`` (runs the optimized and the unoptimized graph on every
+call, raises on a mismatch naming the outputs, and checks every intermediate against its type).
 """
 
 from __future__ import annotations
@@ -22,9 +23,14 @@ class Mode:
     extractor: object = None
     budget: object = None
     check_types: bool = False  # DebugMode: check every intermediate against its type
+    compare: bool = False  # DebugMode: run the unoptimized graph too and compare outputs
+    rtol: float = 1e-5  # DebugMode tolerances (float32 outputs use max(rtol, 1e-3))
+    atol: float = 1e-8
     name: str = field(default="custom", compare=False)
 
     def __post_init__(self):
+        if self.optimizer not in (None, "egraph"):
+            raise ValueError(f"Mode: optimizer must be 'egraph' or None, got {self.optimizer!r}")
         if self.backend not in BACKENDS:
             raise ValueError(f"Mode: backend must be one of {BACKENDS}, got {self.backend!r}")
         for attr in ("rules", "excluding"):
@@ -40,7 +46,7 @@ class Mode:
 NAMED = {
     "FAST_RUN": Mode(name="FAST_RUN"),
     "FAST_COMPILE": Mode(optimizer=None, name="FAST_COMPILE"),
-    "DebugMode": Mode(optimizer=None, check_types=True, name="DebugMode"),
+    "DebugMode": Mode(check_types=True, compare=True, name="DebugMode"),
 }
 
 

@@ -1,0 +1,97 @@
+"""``eggflow.optimize``: the e-graph pipeline — encode, saturate (main phase), extract, decode.
+
+    encode(outputs, rules) -> run_phase(text, budget) -> read_egraph -> infer_types
+        -> extractor(cost model) -> decode -> OptimizationResult(.outputs, .report)
+
+Every stage returns plain data; a failure of the optimizer itself (egglog missing, the
+worker dying on a blow-up) falls back to the unoptimized graph with a warning, never an error.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+
+from .frontend.graph import as_tensor_variable, toposort
+from .egraph_rules.report import OptimizationReport, OptimizationResult
+
+
+class OptimizerWarning(UserWarning):
+    """The optimizer could not run and the unoptimized graph is used."""
+
+
+def graph_cost(outputs, cost_model) -> float:
+    """The cost of a frontend graph under ``cost_model`` (each node paid once)."""
+    total = 0.0
+    for node in toposort(outputs):
+        if node.inputs and node.op != "map_index":
+            total += cost_model.cost(node.op, [i.type for i in node.inputs], node.type)
+    return total
+
+
+def _same_type(a, b) -> bool:
+    if a.dtype != b.dtype or a.ndim != b.ndim:
+        return False
+    return all(x is None or y is None or x == y for x, y in zip(a.type.shape, b.type.shape))
+
+
+def optimize(outputs, rules=None, cost=None, extractor=None, budget=None, excluding=()):
+    """Optimize ``outputs`` (a variable or a list) with the e-graph; see DESIGN.md.
+
+    rules: None/'default', family names, RuleSets, Rules, plugin paths (a list mixes them);
+    excluding: rule names, families or assumptions ('finite') to leave out;
+    cost: a CostModel (default: the CPU model); extractor: a name in EXTRACTORS or a callable;
+    budget: a Budget or a dict of its fields (iterations, enodes, seconds, match_limit, isolate).
+    """
+    from .egraph_rules.cost import CostModel
+    from .egraph_rules.egglog_text import decode, encode, read_egraph
+    from .egraph_rules.extract import DEFAULT_EXTRACTOR, EXTRACTORS
+    from .egraph_rules.library import resolve
+    from .egraph_rules.saturate import Budget, WorkerDied, run_phase
+    from .egraph_rules.types import infer_types
+
+    single = not isinstance(outputs, (list, tuple))
+    outs = [as_tensor_variable(o) for o in ([outputs] if single else outputs)]
+    cost_model = cost if cost is not None else CostModel()
+    name = extractor or DEFAULT_EXTRACTOR
+    extract_fn = EXTRACTORS[name] if isinstance(name, str) else name
+    budget = Budget.of(budget)
+    ruleset = resolve(rules, excluding)
+    report = OptimizationReport(cost_before=graph_cost(outs, cost_model),
+                                extractor=name if isinstance(name, str) else repr(name))
+
+    def fallback(reason):
+        report.fallback = reason
+        report.cost_after = report.cost_before
+        warnings.warn(f"eggflow: optimization skipped, using the unoptimized graph: {reason}",
+                      OptimizerWarning, stacklevel=3)
+        return OptimizationResult(outs, report)
+
+    started = time.perf_counter()
+    enc = encode(outs, ruleset.rules)
+    report.seconds["encode"] = time.perf_counter() - started
+    try:
+        serialized, record = run_phase(enc.text, list(enc.ctors), budget, "main")
+    except WorkerDied as exc:
+        return fallback(str(exc))
+    except ImportError as exc:
+        return fallback(f"egglog is not available ({exc})")
+    report.phases.append(record)
+    report.rules_fired = dict(record.rules_fired)
+    report.seconds["main"] = record.seconds
+
+    started = time.perf_counter()
+    egraph, seeds = read_egraph(serialized, enc)
+    record.eclasses = egraph.nclasses
+    class_types, node_ok = infer_types(egraph, seeds)
+    selection = extract_fn(egraph, egraph.roots, cost_model, class_types, node_ok)
+    report.extract_seconds = time.perf_counter() - started
+    report.seconds["extract"] = report.extract_seconds
+    started = time.perf_counter()
+    new = decode(egraph, selection, egraph.roots)
+    report.seconds["decode"] = time.perf_counter() - started
+    bad = [o for o, n in zip(outs, new) if not _same_type(o, n)]
+    if bad:  # a rule changed a type: never hand that to the user
+        return fallback(f"extraction changed the type of {bad[0]} (a rule is not type-exact)")
+    report.cost_after = graph_cost(new, cost_model)
+    return OptimizationResult(new, report, egraph, serialized)

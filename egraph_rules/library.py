@@ -1,0 +1,42 @@
+"""The built-in rule sets by family, and resolving a ``Mode(rules=..., excluding=...)``."""
+
+from __future__ import annotations
+
+from .dsl import Rule, RuleSet
+
+MAIN_FAMILIES = ("algebraic", "stability")  # the main phase; layout/fusion/inplace come later
+
+
+def builtin() -> dict:
+    """family -> RuleSet of the built-in rules."""
+    from . import algebraic, stability
+
+    return {"algebraic": algebraic.RULES, "stability": stability.RULES}
+
+
+def resolve(rules=None, excluding=()) -> RuleSet:
+    """``rules``: None or 'default' (every built-in family), a family name, a RuleSet, a Rule,
+    or a list of these; ``excluding``: rule names, family names or assumptions ('finite')."""
+    families = builtin()
+    out = RuleSet("rules", "algebraic")
+    items = ["default"] if rules is None else [rules] if isinstance(rules, (str, Rule, RuleSet)) \
+        else list(rules)
+    for item in items:
+        if item == "default":
+            for fam in MAIN_FAMILIES:
+                out = out + families[fam]
+        elif isinstance(item, str) and item in families:
+            out = out + families[item]
+        elif isinstance(item, RuleSet):
+            out = out + item
+        elif isinstance(item, Rule):
+            out = out + RuleSet(item.name, item.family or "algebraic", [item])
+        elif isinstance(item, str) and item.endswith(".py"):
+            from .plugins import load  # issue 6: plugin files
+
+            for rs in load(item):
+                out = out + rs
+        else:
+            raise ValueError(f"unknown rules entry {item!r}: expected 'default', a family name "
+                             f"({', '.join(families)}), a RuleSet, a Rule or a plugin .py path")
+    return out.without(excluding) if excluding else out

@@ -1,0 +1,54 @@
+"""The optimization report: what each phase did, which rules fired, what extraction chose."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class OptimizationReport:
+    phases: list = field(default_factory=list)  # PhaseRecord per phase
+    rules_fired: dict = field(default_factory=dict)  # rule name -> matches
+    cost_before: float | None = None
+    cost_after: float | None = None
+    extractor: str | None = None
+    extract_seconds: float = 0.0
+    seconds: dict = field(default_factory=dict)  # stage -> seconds (encode, main, extract, ...)
+    fallback: str | None = None  # why the unoptimized graph is used, if it is
+
+    def __str__(self):
+        rows = ["phase       iters  e-classes   e-nodes   seconds  stop reason"]
+        for p in self.phases:
+            rows.append(f"{p.name:<10} {p.iterations:>6} {p.eclasses:>10} {p.enodes:>9} "
+                        f"{p.seconds:>9.3f}  {p.stop_reason}")
+        if self.cost_before is not None:
+            after = "-" if self.cost_after is None else f"{self.cost_after:.4g}"
+            rows.append(f"cost {self.cost_before:.4g} -> {after} (extractor {self.extractor}, "
+                        f"{self.extract_seconds:.3f} s)")
+        if self.seconds:
+            rows.append("stages: " + ", ".join(f"{k} {v * 1e3:.1f} ms"
+                                               for k, v in self.seconds.items()))
+        if self.rules_fired:
+            fired = sorted(self.rules_fired.items(), key=lambda kv: (-kv[1], kv[0]))
+            rows.append("rules fired: " + ", ".join(f"{k} x{v}" for k, v in fired))
+        if self.fallback:
+            rows.append(f"fallback: {self.fallback}")
+        return "\n".join(rows)
+
+
+@dataclass
+class OptimizationResult:
+    """What ``eggflow.optimize`` returns: ``.outputs`` (always a list) and ``.report``."""
+
+    outputs: list
+    report: OptimizationReport
+    egraph: object = None  # the EGraph data (egraph_rules.egraph.EGraph) of the main phase
+    serialized: str | None = None  # egglog's egraph-serialize JSON of the main phase
+
+    def export_json(self, path) -> str:
+        """Write the main phase's e-graph as egraph-serialize JSON (extraction-gym's input)."""
+        if self.serialized is None:
+            raise ValueError("no e-graph to export (the optimizer did not run)")
+        with open(path, "w") as f:
+            f.write(self.serialized)
+        return str(path)
