@@ -11,7 +11,7 @@ from .frontend.config import config
 from .frontend.grad import grad, hessian, jacobian
 from .frontend.gradcheck import verify_grad
 from .frontend.graph import SharedVariable, shared
-from .function import Function, MissingInputError, UnusedInputError, function
+from .function import DebugModeError, Function, MissingInputError, UnusedInputError, function
 from .mode import Mode
 from .optimize import optimize
 from . import printing, rules, tensor
@@ -19,4 +19,4 @@ from . import printing, rules, tensor
 __version__ = "0.1.0"
 __all__ = ["config", "function", "Function", "shared", "SharedVariable", "grad", "jacobian",
            "hessian", "verify_grad", "Mode", "optimize", "printing", "rules", "tensor",
-           "MissingInputError", "UnusedInputError"]
+           "MissingInputError", "UnusedInputError", "DebugModeError"]

@@ -149,7 +149,8 @@ class Function:
         self.trust_input = False
         graph_outputs = outputs + [value for _, value in updates]
         self.shared = [n for n in toposort(graph_outputs) if isinstance(n, SharedVariable)]
-        self.report = CompileReport(mode.name, mode.optimizer, "numpy", len(toposort(graph_outputs)))
+        self.report = CompileReport(mode.name, mode.optimizer, "numpy",
+                                    len(toposort(graph_outputs)))
         from .backends.numpy_backend import make_thunk
 
         run_outputs = graph_outputs

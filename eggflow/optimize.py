@@ -71,7 +71,7 @@ def optimize(outputs, rules=None, cost=None, extractor=None, budget=None, exclud
     enc = encode(outs, ruleset.rules)
     report.seconds["encode"] = time.perf_counter() - started
     try:
-        serialized, record = run_phase(enc.text, list(enc.ctors), budget, "main")
+        serialized, record = run_phase(enc.text, list(enc.ctors), budget, "main", enc.limited)
     except WorkerDied as exc:
         return fallback(str(exc))
     except ImportError as exc:

@@ -127,6 +127,7 @@ class Rule:
     kind: str = "rewrite"
     family: str | None = None  # set by the RuleSet the rule joins
     source: str | None = None  # file:line where the rule was written (plugins)
+    iterations: int | None = None  # run only in the first N iterations of a phase (growth bound)
 
     def variables(self, side: Node) -> set:
         from eggflow.frontend.graph import toposort
@@ -154,9 +155,14 @@ def _source() -> str | None:
 def _check(rule: Rule) -> Rule:
     if not rule.name or not isinstance(rule.name, str):
         raise ValueError(f"a rule needs a name, got {rule.name!r}")
-    if not isinstance(rule.lhs, Node) or rule.lhs.op in ("wild", "constant"):
+    const_fact = rule.kind == "fact" and rule.lhs.op == "wild" and rule.lhs.type.shape == ()
+    if not isinstance(rule.lhs, Node) or rule.lhs.op in ("wild", "constant") and not const_fact:
         raise ValueError(f"rule {rule.name}: the left side must be an op applied to something, "
                          f"got {rule.lhs!r}")
+    if rule.iterations is not None and (not isinstance(rule.iterations, int)
+                                        or rule.iterations < 1):
+        raise ValueError(f"rule {rule.name}: iterations must be a positive int or None, "
+                         f"got {rule.iterations!r}")
     for a in rule.assumes:
         if a not in ASSUMPTIONS:
             raise ValueError(f"rule {rule.name}: unknown assumption {a!r}; known: {ASSUMPTIONS}")
@@ -174,17 +180,22 @@ def _check(rule: Rule) -> Rule:
     return rule
 
 
-def rewrite(name, lhs, rhs, when=(), assumes=(), subsume=False, law="") -> Rule:
-    """``lhs`` can be replaced by ``rhs`` (both stay in the e-graph; the cost model picks)."""
+def rewrite(name, lhs, rhs, when=(), assumes=(), subsume=False, law="",
+            iterations=None) -> Rule:
+    """``lhs`` can be replaced by ``rhs`` (both stay in the e-graph; the cost model picks).
+    ``subsume``: hide ``lhs`` from extraction and later matching once ``rhs`` exists (for
+    rewrites that are always better); ``iterations``: run the rule only in the first N
+    iterations of its phase (for expanding rules, whose repeated use grows the e-graph)."""
     when = (when,) if isinstance(when, Cond) else tuple(when)
     return _check(Rule(name, as_tensor_variable(lhs), as_tensor_variable(rhs), when,
-                       tuple(assumes), subsume, law, source=_source()))
+                       tuple(assumes), subsume, law, source=_source(), iterations=iterations))
 
 
-def birewrite(name, a, b, when=(), assumes=(), law="") -> list:
-    """``a = b`` both ways: two rules, ``name`` and ``name-rev``."""
-    return [rewrite(name, a, b, when, assumes, law=law),
-            rewrite(f"{name}-rev", b, a, when, assumes, law=law)]
+def birewrite(name, a, b, when=(), assumes=(), law="", iterations=(None, None)) -> list:
+    """``a = b`` both ways: two rules, ``name`` and ``name-rev``; ``iterations`` bounds each
+    direction (see ``rewrite``)."""
+    return [rewrite(name, a, b, when, assumes, law=law, iterations=iterations[0]),
+            rewrite(f"{name}-rev", b, a, when, assumes, law=law, iterations=iterations[1])]
 
 
 def fact(name, lhs, relation, when=(), law="") -> Rule:

@@ -70,6 +70,7 @@ class Encoding:
     roots: list  # indices in ``nodes`` of the outputs
     leaves: dict = field(default_factory=dict)  # leaf key -> Node
     ctors: dict = field(default_factory=dict)  # constructor -> (op, param names, arity)
+    limited: dict = field(default_factory=dict)  # ruleset -> iterations it runs (bounded rules)
 
 
 def op_signature(op: str, arity: int):
@@ -103,6 +104,7 @@ def scalar_key(node: Node):
 class _Declarations:
     def __init__(self):
         self.ctors = {"Leaf": ("leaf", (), 0), "Scalar": ("scalar", (), 0)}
+        self.limited = {}  # ruleset name -> iterations, for rules with ``iterations``
 
     def use(self, node: Node) -> str:
         name, params = op_signature(node.op, len(node.inputs))
@@ -115,7 +117,8 @@ class _Declarations:
             if op in ("leaf", "scalar"):
                 continue
             lines.append(f"  ({name} {' '.join([SORT] * arity + ['String'] * len(params))})")
-        return "\n".join(lines) + ")\n" + TABLES + f"(ruleset {RULESET})\n"
+        rulesets = "".join(f"(ruleset {r})\n" for r in [RULESET, *self.limited])
+        return "\n".join(lines) + ")\n" + TABLES + rulesets
 
 
 def encode(outputs, rules=()) -> Encoding:
@@ -146,7 +149,8 @@ def encode(outputs, rules=()) -> Encoding:
     compiled = [compile_rule(r, decls) for r in rules]
     compiled += propagation_rules(decls)
     text = decls.text() + "".join(compiled) + "".join(body)
-    return Encoding(text, order, [index[o] for o in outputs], leaves, decls.ctors)
+    return Encoding(text, order, [index[o] for o in outputs], leaves, decls.ctors,
+                    dict(decls.limited))
 
 
 def _entry(op, arity):
@@ -192,8 +196,11 @@ class _Pattern:
                                  f"appear in patterns, got {node}")
             dtype, value = key
             if lhs and dtype.startswith("weak:"):
+                # any *weak* constant of this value (int or float): a strong one of another
+                # dtype would change the result's dtype (float32 x + float64 1.0 is float64)
                 self.fresh += 1
-                return f"(Scalar dt_{self.fresh} {_f64(value)})"  # any dtype
+                self.queries.append(f'(= (count-matches dt_{self.fresh} "weak:") 1)')
+                return f"(Scalar dt_{self.fresh} {_f64(value)})"
             return f"(Scalar {_quote(dtype)} {_f64(value)})"
         if not encodable(node):
             raise ValueError(f"rule {self.rule.name}: op {node.op} cannot appear in a pattern")
@@ -229,13 +236,17 @@ def compile_rule(rule: Rule, decls: _Declarations | None = None) -> str:
     lhs = p.side(rule.lhs, lhs=True)
     conds = p.queries + [p.condition(c) for c in rule.when]
     name = _quote(rule.name)
+    ruleset = RULESET
+    if rule.iterations is not None:
+        ruleset = f"first{rule.iterations}"
+        decls.limited[ruleset] = rule.iterations
     if rule.kind == "fact":
         query = " ".join([f"(= root__ {lhs})"] + conds)
-        return f"(rule ({query}) (({rule.rhs} root__)) :ruleset {RULESET} :name {name})\n"
+        return f"(rule ({query}) (({rule.rhs} root__)) :ruleset {ruleset} :name {name})\n"
     rhs = p.side(rule.rhs, lhs=False)
     when = f" :when ({' '.join(conds)})" if conds else ""
     sub = " :subsume" if rule.subsume else ""
-    return f"(rewrite {lhs} {rhs}{when}{sub} :ruleset {RULESET} :name {name})\n"
+    return f"(rewrite {lhs} {rhs}{when}{sub} :ruleset {ruleset} :name {name})\n"
 
 
 def propagation_rules(decls: _Declarations) -> list:
@@ -274,7 +285,7 @@ def read_egraph(serialized: str, enc: Encoding):
     data = json.loads(serialized)["nodes"]
     classes: dict[str, int] = {}
     nodes, orig = [], {}
-    for nid, nd in data.items():
+    for nd in data.values():
         if nd["op"] == "orig":
             tensor_id, k = nd["children"]
             orig[int(data[k]["op"])] = data[tensor_id]["eclass"]

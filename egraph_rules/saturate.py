@@ -12,7 +12,6 @@ egglog import is paid once per session.
 from __future__ import annotations
 
 import atexit
-import multiprocessing
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -58,12 +57,14 @@ class WorkerDied(RuntimeError):
     """The e-graph worker process died (out of memory, or killed on its hard time limit)."""
 
 
-def run_phase(program: str, ctors: list, budget: Budget, name: str):
+def run_phase(program: str, ctors: list, budget: Budget, name: str, limited=None):
     """Saturate ``program`` (declarations, rules and facts) under ``budget``; returns the
-    serialized e-graph (JSON text) and a ``PhaseRecord``."""
+    serialized e-graph (JSON text) and a ``PhaseRecord``. Each iteration runs the ``main``
+    ruleset once, then each ruleset of ``limited`` (name -> N) while the iteration is < N."""
+    request = (program, list(ctors), asdict(budget), name, dict(limited or {}))
     if not budget.isolate or os.environ.get("EGGFLOW_EGRAPH_INPROCESS") == "1":
-        return _saturate(program, ctors, asdict(budget), name)
-    return _worker().call(program, ctors, asdict(budget), name)
+        return _saturate(*request)
+    return _worker().call(*request)
 
 
 def _size(egraph, ctors) -> int:
@@ -71,7 +72,7 @@ def _size(egraph, ctors) -> int:
     return sum(n for f, n in egraph.parse_and_run_program("(print-size)")[0].sizes if f in ctors)
 
 
-def _saturate(program: str, ctors: list, budget: dict, name: str):
+def _saturate(program: str, ctors: list, budget: dict, name: str, limited: dict):
     from egglog.bindings import EGraph
 
     started = time.perf_counter()
@@ -86,14 +87,16 @@ def _saturate(program: str, ctors: list, budget: dict, name: str):
         if record.iterations >= budget["iterations"]:
             stop = "iteration budget"
             break
-        report = egraph.parse_and_run_program("(run-schedule (run-with bo main))")[0].report
+        reports = [egraph.parse_and_run_program(f"(run-schedule (run-with bo {rs}))")[0].report
+                   for rs in ["main", *(r for r, n in limited.items() if record.iterations < n)]]
         record.iterations += 1
-        for rule, n in report.num_matches_per_rule.items():
-            if n and not rule.startswith("type-"):
-                record.rules_fired[rule] = record.rules_fired.get(rule, 0) + n
+        for report in reports:
+            for rule, n in report.num_matches_per_rule.items():
+                if n and not rule.startswith("type-"):
+                    record.rules_fired[rule] = record.rules_fired.get(rule, 0) + n
         record.enodes = _size(egraph, ctors)
         elapsed = time.perf_counter() - started
-        if not report.updated and report.can_stop:
+        if not any(r.updated for r in reports) and all(r.can_stop for r in reports):
             stop = "saturated"
         elif record.enodes > budget["enodes"]:
             stop = "e-node budget"
@@ -106,8 +109,10 @@ def _saturate(program: str, ctors: list, budget: dict, name: str):
 
 
 # -- the guarded worker ------------------------------------------------------------------------
-def _worker_main(conn, memory: int):
+def _worker_main(read_fd: int, write_fd: int, memory: int):
+    """The worker's loop: receive (program, ctors, budget, name), send back the result."""
     import resource
+    from multiprocessing.connection import Connection
 
     try:
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
@@ -115,52 +120,70 @@ def _worker_main(conn, memory: int):
         pass
     import egglog.bindings  # noqa: F401  (paid once per worker)
 
+    inbox, outbox = Connection(read_fd, writable=False), Connection(write_fd, readable=False)
     while True:
         try:
-            request = conn.recv()
+            request = inbox.recv()
         except EOFError:
             return
         try:
-            conn.send(("ok", _saturate(*request)))
+            outbox.send(("ok", _saturate(*request)))
         except Exception as exc:  # an egglog error (bad rule text ...) is the caller's to report
-            conn.send(("error", f"{type(exc).__name__}: {exc}"))
+            outbox.send(("error", f"{type(exc).__name__}: {exc}"))
 
 
 class _Worker:
-    def __init__(self):
-        ctx = multiprocessing.get_context("spawn")
-        self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_worker_main, args=(child, WORKER_MEMORY), daemon=True,
-                                   name="eggflow-egraph")
-        self.process.start()
-        child.close()
+    """A child Python running ``_worker_main`` over two pipes. A plain subprocess, not
+    multiprocessing's spawn: that re-runs the user's ``__main__`` script in the child, which
+    breaks scripts without an ``if __name__ == '__main__'`` guard (Theano users' scripts)."""
 
-    def call(self, program, ctors, budget, name):
-        hard_limit = budget["seconds"] * 3 + 60  # one iteration can overrun the time budget
+    def __init__(self):
+        import subprocess
+        import sys
+        from multiprocessing.connection import Connection
+
+        to_child, from_parent = os.pipe()
+        to_parent, from_child = os.pipe()
+        code = (f"from eggflow.egraph_rules.saturate import _worker_main; "
+                f"_worker_main({to_child}, {from_child}, {WORKER_MEMORY})")
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+        self.process = subprocess.Popen([sys.executable, "-c", code], env=env,
+                                        pass_fds=(to_child, from_child), stdin=subprocess.DEVNULL)
+        os.close(to_child)
+        os.close(from_child)
+        self.conn = Connection(from_parent, readable=False)
+        self.inbox = Connection(to_parent, writable=False)
+
+    def call(self, *request):
+        hard_limit = request[2]["seconds"] * 3 + 60  # one iteration can overrun the budget
         try:
-            self.conn.send((program, list(ctors), budget, name))
-            if not self.conn.poll(hard_limit):
+            self.conn.send(request)
+            if not self.inbox.poll(hard_limit):
                 self.close()
                 raise WorkerDied(f"the e-graph worker exceeded its hard time limit "
                                  f"({hard_limit:.0f} s) and was stopped")
-            status, result = self.conn.recv()
+            status, result = self.inbox.recv()
         except (EOFError, BrokenPipeError, ConnectionResetError, OSError) as exc:
-            code = self.process.exitcode
             self.close()
-            raise WorkerDied(f"the e-graph worker died (exit code {code}; likely out of memory "
-                             f"under its {WORKER_MEMORY >> 20} MiB limit)") from exc
+            raise WorkerDied(f"the e-graph worker died (exit code {self.process.returncode}; "
+                             f"likely out of memory under its {WORKER_MEMORY >> 20} MiB limit)"
+                             ) from exc
         if status == "error":
             raise RuntimeError(f"egglog rejected the program: {result}")
         return result
 
     def alive(self) -> bool:
-        return self.process.is_alive()
+        return self.process.poll() is None
 
     def close(self):
-        if self.process.is_alive():
+        if self.alive():
             self.process.kill()
-        self.process.join(5)
+        try:
+            self.process.wait(5)
+        except Exception:  # noqa: BLE001 - best effort at shutdown
+            pass
         self.conn.close()
+        self.inbox.close()
 
 
 _WORKER: _Worker | None = None

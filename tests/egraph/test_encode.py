@@ -67,7 +67,7 @@ def test_round_trip_every_op_gives_identical_nodes():
     for a, b in zip(outputs, back):
         assert a is b, (a, b)
     assert len(seeds) == eg.nclasses  # every class of the DAG carries its frontend type
-    for cls, t in seeds.items():
+    for _cls, t in seeds.items():
         assert t.dtype is not None
 
 

@@ -1,0 +1,1 @@
+"""eggflow's benchmarks (the full harness arrives with its own issue)."""

@@ -1,0 +1,110 @@
+"""Cost models: a cost per e-node from its op and the types around it.
+
+``CostModel.cost(op, input_types, output_type)`` = FLOPs x flop cost + bytes moved x byte cost
++ one kernel overhead. Views and shape queries are free. Unknown sizes count as
+``unknown_dim`` elements, so a graph of unknown shapes still prefers less work.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from eggflow.frontend.op import OPS
+
+TRANSCENDENTAL = {"exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sin", "cos", "tan",
+                  "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "erf", "sigmoid",
+                  "softplus", "pow"}
+SLOW = {"true_div", "int_div", "mod", "sqrt", "reciprocal"}
+FREE = {"dimshuffle", "shape", "shape_i", "identity"}  # views / metadata
+
+
+@dataclass(frozen=True)
+class CPUConstants:
+    """Nanoseconds per flop, per byte moved, and per kernel launch (defaults: a rough desktop
+    core; ``calibrate()`` measures this machine)."""
+
+    flop_ns: float = 0.25
+    byte_ns: float = 0.1
+    kernel_ns: float = 2000.0
+    transcendental_flops: float = 20.0
+    slow_flops: float = 4.0
+
+
+class CostModel:
+    """The default cost model (CPU constants)."""
+
+    def __init__(self, constants: CPUConstants | None = None, unknown_dim: int = 1000):
+        self.c = constants or CPUConstants()
+        self.unknown_dim = unknown_dim
+
+    def size(self, t) -> float:
+        if t is None or t.shape is None:
+            return float(self.unknown_dim)
+        return float(math.prod(self.unknown_dim if d is None else d for d in t.shape))
+
+    def itemsize(self, t) -> int:
+        return 8 if t is None or t.dtype is None else np.dtype(t.dtype).itemsize
+
+    def flops(self, op, input_types, output_type) -> float:
+        family = OPS[op].family if op in OPS else "leaf"
+        n_out = self.size(output_type)
+        if family == "elemwise":
+            w = (self.c.transcendental_flops if op in TRANSCENDENTAL
+                 else self.c.slow_flops if op in SLOW else 1.0)
+            return w * n_out
+        if family == "reduce":
+            return self.size(input_types[0])
+        if family == "blas":  # 2*m*k*n: output size x contracted size x 2
+            a = input_types[0]
+            k = 1.0 if a.shape is None or not a.shape else (
+                self.unknown_dim if a.shape[-1] is None else a.shape[-1])
+            if op == "tensordot" or op == "batched_dot":
+                k = max(self.size(input_types[0]) * self.size(input_types[1])
+                        / max(n_out, 1.0), 1.0) ** 0.5 if op == "tensordot" else k
+            return 2.0 * n_out * k
+        if family == "nnet":
+            return (2 * self.c.transcendental_flops + 4) * self.size(input_types[0])
+        return n_out  # shape, index, alloc: proportional to what they produce
+
+    def cost(self, op, input_types, output_type) -> float:
+        if op in FREE or op == "leaf":
+            return 0.0
+        family = OPS[op].family if op in OPS else "leaf"
+        if family == "index" and op == "subtensor":
+            moved = self.size(output_type) * self.itemsize(output_type)
+            return self.c.kernel_ns * 0.1 + moved * self.c.byte_ns
+        moved = sum(self.size(t) * self.itemsize(t) for t in input_types if t is not None)
+        moved += self.size(output_type) * self.itemsize(output_type)
+        return (self.flops(op, input_types, output_type) * self.c.flop_ns
+                + moved * self.c.byte_ns + self.c.kernel_ns)
+
+
+class NodeCountCost:
+    """Every op node costs 1 (leaves 0): for tests and for research comparisons."""
+
+    def cost(self, op, input_types, output_type) -> float:
+        return 0.0 if op == "leaf" else 1.0
+
+
+def calibrate(n: int = 1_000_000, repeat: int = 5) -> CPUConstants:
+    """Measure this machine's constants with NumPy (about a tenth of a second)."""
+    a, b = np.random.default_rng(0).random((2, n))
+
+    def best(fn):
+        times = []
+        for _ in range(repeat):
+            t = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t)
+        return min(times) * 1e9
+
+    add = best(lambda: a + b)  # 1 flop, 24 bytes per element
+    exp = best(lambda: np.exp(a))
+    tiny = best(lambda: a[:1] + b[:1])
+    byte_ns = add / (24 * n)
+    return replace(CPUConstants(), byte_ns=byte_ns, flop_ns=max(add / n - 24 * byte_ns, byte_ns),
+                   transcendental_flops=max(exp / max(add, 1.0) * 4, 4.0), kernel_ns=tiny)
