@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import eggflow.frontend.tensor as T
 
-from .dsl import RuleSet, birewrite, has_ndim, is_float, rewrite, same_shape
+from .dsl import RuleSet, birewrite, has_ndim, is_float, rewrite, same_dtype, same_shape
 from .dsl import vars as pvars
 
 x, y, z = pvars("x y z")
@@ -19,11 +19,11 @@ a, b, c = pvars("a b c")
 
 R = [
     # x + 0 = x, x * 1 = x, x - 0 = x, x / 1 = x, x ** 1 = x  (a 0-d constant keeps x's type)
-    rewrite("add-zero", x + 0, x),
-    rewrite("mul-one", x * 1, x),
-    rewrite("sub-zero", x - 0, x),
-    rewrite("div-one", x / 1, x),
-    rewrite("pow-one", x**1, x),
+    rewrite("add-zero", x + 0, x, when=is_float(x)),
+    rewrite("mul-one", x * 1, x, when=is_float(x)),
+    rewrite("sub-zero", x - 0, x, when=is_float(x)),
+    rewrite("div-one", x / 1, x, when=is_float(x)),
+    rewrite("pow-one", x**1, x, when=is_float(x)),
     # --x = x
     rewrite("neg-neg", T.neg(T.neg(x)), x),
     # (m^T)^T = m for matrices
@@ -35,21 +35,26 @@ R = [
     rewrite("pow-half", x**0.5, T.sqrt(x), when=is_float(x)),
     rewrite("pow-minus-1", x**-1, T.reciprocal(x), when=is_float(x)),
     # x * x = sqr(x)
-    rewrite("mul-self", x * x, T.sqr(x)),
+    rewrite("mul-self", x * x, T.sqr(x), when=is_float(x)),
     # exp(a) * exp(b) = exp(a + b)
-    rewrite("exp-mul", T.exp(a) * T.exp(b), T.exp(a + b), when=[is_float(a), is_float(b)]),
+    rewrite("exp-mul", T.exp(a) * T.exp(b), T.exp(a + b), when=[is_float(a), is_float(b)],
+            assumes=("finite",)),
     # a * b + a * c = a * (b + c)  (both ways; expanding only in the first iteration: repeated
     # expansion multiplies out nested sums, exponential in their depth)
-    *birewrite("distribute", a * b + a * c, a * (b + c), iterations=(None, 1)),
+    *birewrite("distribute", a * b + a * c, a * (b + c), assumes=("finite",),
+               when=[same_dtype(a, b), same_dtype(b, c)],
+               iterations=(None, 1)),
     # commutativity (bounded: one mirror per node)
     rewrite("add-comm", a + b, b + a),
     rewrite("mul-comm", a * b, b * a),
     # x - y = x + (-y)  is NOT added: neg stays neg (PyTensor #1476 cannot happen here anyway)
     # dot(dot(a, b), c) = dot(a, dot(b, c)) for matrices: the cost model picks the order
     *birewrite("dot-assoc", T.dot(T.dot(a, b), c), T.dot(a, T.dot(b, c)),
-               when=[has_ndim(a, 2), has_ndim(b, 2), has_ndim(c, 2)]),
+               when=[has_ndim(a, 2), has_ndim(b, 2), has_ndim(c, 2), same_dtype(a, b),
+                     same_dtype(b, c)], assumes=("finite",)),
     # sum(x + y) = sum(x) + sum(y) for equal static shapes
-    rewrite("sum-add", T.sum(x + y), T.sum(x) + T.sum(y), when=same_shape(x, y)),
+    rewrite("sum-add", T.sum(x + y), T.sum(x) + T.sum(y),
+            when=[same_shape(x, y), same_dtype(x, y), is_float(x)], assumes=("finite",)),
 ]
 
 RULES = RuleSet("algebraic", family="algebraic", rules=R)

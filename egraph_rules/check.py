@@ -181,6 +181,7 @@ class _Plan:
         self.consts = {n for n in self.vars if n.type.shape == ()}  # match scalar constants
         self.literals = [n for n in lhs_nodes if n.op == "constant"]
         self.kind, self.ndim, self.fact, self.values, self.groups = {}, {}, {}, {}, []
+        self.same_dtype = []
         for c in rule.when:
             a = c.args
             if c.kind == "dtype_kind":
@@ -193,6 +194,8 @@ class _Plan:
                 self.values.setdefault(a[0], []).append((a[1], a[2]))
             elif c.kind == "same_shape":
                 self._group(a[0], a[1])
+            elif c.kind == "same_dtype":
+                self.same_dtype.append((a[0], a[1]))
             else:
                 raise ValueError(f"rule {rule.name}: the checker does not know condition {c}")
         self.index_vars = {i for n in lhs_nodes if n.op in INDEXERS
@@ -218,6 +221,7 @@ class _Trial:
         self.plan, self.rng, self.rule = plan, rng, plan.rule
         self.regime = "edge" if rng.random() < 0.35 else "normal"
         self.env, self.feed, self.params, self.shown = {}, {}, {}, {}
+        self.out_of_range = False  # an exact value left the decimal range (exp(1e300))
 
     # -- inputs ----------------------------------------------------------------------------
     def _dtype(self, var, common):
@@ -290,7 +294,9 @@ class _Trial:
             if var in p.consts:
                 self.env[var] = self._constant(var)
                 continue
-            dtype = self._dtype(var, common) or self._pool_dtype()
+            dtype = next((self.env[o].dtype for a, b in p.same_dtype for v, o in ((a, b), (b, a))
+                          if v is var and o in self.env and o not in p.consts), None) \
+                or self._dtype(var, common) or self._pool_dtype()
             shape = shapes[var]
             domain = "index" if var in p.index_vars else p.fact.get(var)
             value = _values(rng, dtype, shape, domain, self.regime, p.finite)
@@ -495,13 +501,19 @@ class _Trial:
                 else np.zeros_like(Lf)
             M = np.where(np.isfinite(M), M, 0)
             scale = np.maximum(np.maximum(np.abs(Lf), np.abs(Rf)), M)
-            close = np.isfinite(Lf) & np.isfinite(Rf) & (np.abs(Rf - Lf) <= rtol * scale)
+            tiny = 4 * float(np.finfo(L.dtype).tiny)  # subnormal results: absolute noise
+            close = np.isfinite(Lf) & np.isfinite(Rf) & (np.abs(Rf - Lf) <= rtol * scale + tiny)
             bad &= ~close
             if not bad.any():
                 return None
             E = _exact(lhs, self, limit=False) if kind == "f" else None
             if E is not None:
                 bad &= ~_better(Lf, Rf, E, M, rtol)
+            if self.out_of_range and self.rule.family == "stability":
+                # astronomically large inputs (exp(1e300)): no exact value to judge by; a
+                # stability rule may give a finite value where the left side overflows
+                bad &= ~(~np.isfinite(Lf) & np.isfinite(Rf) & ~np.isfinite(E if E is not None
+                                                                          else Lf))
             if bad.any() and E is not None and self.rule.family == "stability" and \
                     any(np.isinf(v).any() for v in self.feed.values() if v.dtype.kind == "f"):
                 lim = _exact(lhs, self, limit=True)
@@ -525,10 +537,16 @@ class _Trial:
             bad = ~holds & ~np.isnan(Vf)
             if not bad.any():
                 return None
-            E = _exact(lhs, self, limit=False) if V.dtype.kind == "f" else None
-            if E is not None:  # an underflowed 0 is fine where the exact value holds
-                exact = {"positive": E > 0, "nonneg": E >= 0, "nonzero": E != 0}[relation]
-                bad &= ~((Vf == 0) & exact)
+            for limit in (False, True):  # at an infinite input, the limit's sign counts
+                E = _exact(lhs, self, limit=limit, as_float=False) if V.dtype.kind == "f" \
+                    else None
+                if E is not None:  # an underflowed 0 is fine where the exact value holds
+                    test = {"positive": lambda e: e > 0, "nonneg": lambda e: e >= 0,
+                            "nonzero": lambda e: e != 0}[relation]
+                    exact = np.frompyfunc(lambda e, t=test: not e.is_nan() and t(e), 1, 1)(E)
+                    bad &= ~((Vf == 0) & np.asarray(exact, dtype=bool))
+            if self.out_of_range:  # exp(-1e300): the exact value is out of decimal range too
+                bad &= ~(Vf == 0)
         if not bad.any():
             return None
         at = tuple(int(i) for i in np.argwhere(bad)[0])
@@ -656,8 +674,8 @@ def _magnitude(root: Node, trial: _Trial):
             elif op in _DATA_FIRST:
                 m = OPS[op].impl(ms[0], *(values[i] for i in n.inputs[1:]), **n.attrs)
             elif op in ("softmax", "log_softmax", "logsumexp"):
-                m = np.maximum(v, v * np.max(ms[0], initial=0)) if op == "softmax" else \
-                    np.maximum(v, np.max(ms[0], initial=0))
+                top = np.max(np.where(np.isfinite(ms[0]), ms[0], 0), initial=0)
+                m = np.maximum(v, v * top) if op == "softmax" else np.maximum(v, top)
             elif op == "exp":  # an absolute error d in u is a relative error d in exp(u)
                 m = v * np.maximum(1, ms[0])
             elif len(ms) == 1:  # f(u): the relative error of u carries over (log: absolutely)
@@ -671,7 +689,7 @@ def _magnitude(root: Node, trial: _Trial):
 
 
 # -- the exact value of a side: Python decimals ----------------------------------------------
-_CTX = decimal.Context(prec=60, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN, traps=[])
+_CTX = decimal.Context(prec=480, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN, traps=[])
 _EXACT = decimal.Context(prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN,
                          traps=[])  # + - * are exact under it; everything else uses _CTX
 _D = decimal.Decimal
@@ -691,7 +709,9 @@ def _b(fn):
 
 
 def _expm1(x):
-    return x + x * x / 2 if abs(x) < _D("1e-20") else _CTX.subtract(x.exp(_CTX), 1)
+    if abs(x) < _D("1e-100"):
+        return _CTX.add(x, _CTX.multiply(_CTX.multiply(x, x), _D("0.5")))
+    return _CTX.subtract(x.exp(_CTX), 1)
 
 
 def _tanh(x):
@@ -699,6 +719,21 @@ def _tanh(x):
         return x
     e = (2 * x).exp(_CTX)
     return _CTX.divide(e - 1, e + 1) if e.is_finite() else _D(1)
+
+
+def _add(a, b):
+    """a + b, exactly unless their magnitudes are too far apart to hold in memory (1 + 1e-10^15
+    would need 10^15 digits): then rounded to 60 digits."""
+    if a.is_finite() and b.is_finite() and (not a or not b or
+                                            abs(a.adjusted() - b.adjusted()) > 4000):
+        return _CTX.add(a, b)  # (an underflowed 0 can carry an exponent of -10^18)
+    return a + b
+
+
+def _log1p(v):
+    if abs(v) < _D("1e-100"):
+        return _CTX.subtract(v, _CTX.multiply(_CTX.multiply(v, v), _D("0.5")))
+    return _CTX.add(1, v).ln(_CTX)
 
 
 def _maxd(a, b):
@@ -733,17 +768,18 @@ def _cast(x, dtype):
 
 
 _DEC = {
-    "add": np.add, "sub": np.subtract, "mul": np.multiply, "neg": np.negative, "abs": np.abs,
+    "add": _b(_add), "sub": _b(lambda a, b: _add(a, -b)), "mul": np.multiply,
+    "neg": np.negative, "abs": np.abs,
     "true_div": _b(_CTX.divide), "pow": _b(_CTX.power),
     "exp": _u(lambda v: v.exp(_CTX)), "log": _u(lambda v: v.ln(_CTX)),
-    "log1p": _u(lambda v: (1 + v).ln(_CTX)), "expm1": _u(_expm1),
+    "log1p": _u(_log1p), "expm1": _u(_expm1),
     "sqrt": _u(lambda v: v.sqrt(_CTX)), "sqr": lambda x: np.multiply(x, x),
     "reciprocal": _u(lambda v: _CTX.divide(1, v)),
-    "sigmoid": _u(lambda v: _CTX.divide(1, 1 + (-v).exp(_CTX))),
-    "softplus": _u(lambda v: (1 + v.exp(_CTX)).ln(_CTX)),
+    "sigmoid": _u(lambda v: _CTX.divide(1, _CTX.add(1, (-v).exp(_CTX)))),
+    "softplus": _u(lambda v: _log1p(v.exp(_CTX))),
     "tanh": _u(_tanh), "identity": lambda x: x,
     "maximum": _b(_maxd), "minimum": _b(_mind),
-    "sum": lambda x, axis: np.sum(np.asarray(x, dtype=object), axis=axis),
+    "sum": lambda x, axis: _reduce(_add, x, axis),
     "prod": lambda x, axis: np.prod(np.asarray(x, dtype=object), axis=axis),
     "max": lambda x, axis: _reduce(_maxd, x, axis),
     "min": lambda x, axis: _reduce(_mind, x, axis),
@@ -773,16 +809,23 @@ def _to_dec(value, limit):
     return out
 
 
-def _exact(root: Node, trial: _Trial, limit: bool):
-    """``root``'s value in exact arithmetic (float64 array), or None if an op has no exact
-    implementation here. ``limit``: infinite inputs replaced by +-1e15 (limits)."""
+def _exact(root: Node, trial: _Trial, limit: bool, as_float: bool = True):
+    """``root``'s value in exact arithmetic (a float64 array, or Decimals if not ``as_float``),
+    or None if an op has no exact implementation here. Where a value leaves the decimal range
+    (exp(1e300)) it becomes 0 or +-inf and ``trial.out_of_range`` is set. ``limit``: infinite
+    inputs replaced by +-1e15 (limits)."""
     vals = {}
+    for ctx in (_CTX, _EXACT):
+        ctx.clear_flags()
     try:
         with decimal.localcontext(_EXACT):
             for n in toposort([root]):
                 if n in trial.feed:  # index parts stay integer arrays
                     index = any(trial.env.get(v) is n for v in trial.plan.index_vars)
                     vals[n] = trial.feed[n] if index else _to_dec(trial.feed[n], limit)
+                    if limit and any(trial.env.get(v) is n for v, f in trial.plan.fact.items()
+                                     if f == "positive"):  # a drawn 0 is an underflowed > 0
+                        vals[n] = _u(lambda v: _D("1e-400") if v == 0 else v)(vals[n])
                 elif n.op == "constant":
                     vals[n] = _to_dec(n.data, False)
                 elif n.op in _DEC:
@@ -793,9 +836,14 @@ def _exact(root: Node, trial: _Trial, limit: bool):
                     vals[n] = np.asarray(_DEC_CMP[n.op](*(vals[i] for i in n.inputs)), bool)
                 else:
                     return None
+            if any(ctx.flags[sig] for ctx in (_CTX, _EXACT)
+                   for sig in (decimal.Overflow, decimal.Underflow)):
+                trial.out_of_range = True  # some value rounded to 0 or +-inf
             out = np.asarray(vals[root], dtype=object)
+            if not as_float:
+                return out
             return np.vectorize(float, otypes=[np.float64])(out) if out.size else \
                 np.zeros(out.shape)
     except (_Unavailable, TypeError, ValueError, ArithmeticError, IndexError,
-            AttributeError):
+            AttributeError, MemoryError):
         return None

@@ -61,7 +61,8 @@ def op(name: str, *inputs, **params) -> Node:
 @dataclass(frozen=True)
 class Cond:
     """A condition on pattern variables: ``kind`` is one of
-    dtype_kind (x, kinds) | ndim (x, n) | same_shape (x, y) | fact (relation, x) |
+    dtype_kind (x, kinds) | ndim (x, n) | same_shape (x, y) | same_dtype (x, y) |
+    fact (relation, x) |
     value (c, op, number) — c a pattern constant variable."""
 
     kind: str
@@ -86,6 +87,11 @@ def has_ndim(x, n: int) -> Cond:
 def same_shape(x, y) -> Cond:
     """Both have the same fully static shape."""
     return Cond("same_shape", (x, y))
+
+
+def same_dtype(x, y) -> Cond:
+    """Both have the same dtype."""
+    return Cond("same_dtype", (x, y))
 
 
 def positive(x) -> Cond:

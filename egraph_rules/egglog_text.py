@@ -218,6 +218,8 @@ class _Pattern:
             return f"(= (ndim {self.var(a[0])}) {a[1]})"
         if cond.kind == "same_shape":
             return f"(= (sshape {self.var(a[0])}) (sshape {self.var(a[1])}))"
+        if cond.kind == "same_dtype":
+            return f"(= (dtype {self.var(a[0])}) (dtype {self.var(a[1])}))"
         if cond.kind == "fact":
             return f"({a[0]} {self.var(a[1])})"
         if cond.kind == "value":

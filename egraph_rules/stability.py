@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import eggflow.frontend.tensor as T
 
-from .dsl import RuleSet, const, fact, op, param, positive, rewrite, value
+from .dsl import RuleSet, const, fact, is_float, op, param, positive, rewrite, value
 from .dsl import vars as pvars
 
 x, y, t = pvars("x y t")
@@ -22,20 +22,21 @@ axis = param("axis")
 
 R = [
     # log(1 + x) = log1p(x): exact near 0
-    rewrite("log1p", T.log(1 + x), T.log1p(x), subsume=True),
-    rewrite("log1p-r", T.log(x + 1), T.log1p(x), subsume=True),
+    rewrite("log1p", T.log(1 + x), T.log1p(x), when=is_float(x), subsume=True),
+    rewrite("log1p-r", T.log(x + 1), T.log1p(x), when=is_float(x), subsume=True),
     # log(1 - x) = log1p(-x)
-    rewrite("log1p-neg", T.log(1 - x), T.log1p(-x), subsume=True),
+    rewrite("log1p-neg", T.log(1 - x), T.log1p(-x), when=is_float(x), subsume=True),
     # exp(x) - 1 = expm1(x): exact near 0
-    rewrite("expm1", T.exp(x) - 1, T.expm1(x), subsume=True),
+    rewrite("expm1", T.exp(x) - 1, T.expm1(x), when=is_float(x), subsume=True),
     # log(1 + exp(x)) = softplus(x): no overflow for large x
     rewrite("softplus", T.log1p(T.exp(x)), T.softplus(x), subsume=True),
     # log(sigmoid(x)) = -softplus(-x)
-    rewrite("log-sigmoid", T.log(T.sigmoid(x)), -T.softplus(-x), subsume=True),
+    rewrite("log-sigmoid", T.log(T.sigmoid(x)), -T.softplus(-x), when=is_float(x), subsume=True),
     # 1 - sigmoid(x) = sigmoid(-x)
-    rewrite("1m-sigmoid", 1 - T.sigmoid(x), T.sigmoid(-x), subsume=True),
+    rewrite("1m-sigmoid", 1 - T.sigmoid(x), T.sigmoid(-x), when=is_float(x), subsume=True),
     # log(1 - sigmoid(x)) = -softplus(x)
-    rewrite("log-1m-sigmoid", T.log1p(-T.sigmoid(x)), -T.softplus(x), subsume=True),
+    rewrite("log-1m-sigmoid", T.log1p(-T.sigmoid(x)), -T.softplus(x), when=is_float(x),
+            subsume=True),
     # 1 / (1 + exp(-x)) = sigmoid(x)
     rewrite("sigmoid", 1 / (1 + T.exp(-x)), T.sigmoid(x), subsume=True),
     rewrite("sigmoid-r", 1 / (T.exp(-x) + 1), T.sigmoid(x), subsume=True),
@@ -48,22 +49,26 @@ R = [
     rewrite("logsumexp", T.log(op("sum", T.exp(x), axis=axis)),
             op("logsumexp", x, axis=axis), subsume=True),
     # log(exp(x)) = x
-    rewrite("log-exp", T.log(T.exp(x)), x, subsume=True),
+    rewrite("log-exp", T.log(T.exp(x)), x, when=is_float(x), subsume=True),
     # exp(log(x)) = x where x > 0 is proven
-    rewrite("exp-log", T.exp(T.log(x)), x, when=positive(x), subsume=True),
+    rewrite("exp-log", T.exp(T.log(x)), x, when=[positive(x), is_float(x)], subsume=True),
     # sqrt(x**2) = |x|
-    rewrite("sqrt-sqr", T.sqrt(T.sqr(x)), T.abs(x), subsume=True),
-    # log(exp(x) + exp(y)) = max(x, y) + log1p(exp(-|x - y|))
+    rewrite("sqrt-sqr", T.sqrt(T.sqr(x)), T.abs(x), when=is_float(x), subsume=True),
+    # log(exp(x) + exp(y)) = max(x, y) + log1p(exp(-|x - y|))  (x = y = inf gives nan: finite)
     rewrite("log-add-exp", T.log(T.exp(x) + T.exp(y)),
-            T.maximum(x, y) + T.log1p(T.exp(-T.abs(x - y))), subsume=True),
+            T.maximum(x, y) + T.log1p(T.exp(-T.abs(x - y))), when=[is_float(x), is_float(y)],
+            assumes=("finite",), subsume=True),
     # facts: x > 0 for these forms
     fact("exp-positive", T.exp(x), "positive"),
     fact("sigmoid-positive", T.sigmoid(x), "positive"),
     fact("softplus-positive", T.softplus(x), "positive"),
     fact("const-positive", c, "positive", when=value(c, ">", 0)),
-    fact("add-positive", x + y, "positive", when=[positive(x), positive(y)]),
-    fact("mul-positive", x * y, "positive", when=[positive(x), positive(y)]),
-    fact("div-positive", x / y, "positive", when=[positive(x), positive(y)]),
+    fact("add-positive", x + y, "positive",
+         when=[positive(x), positive(y), is_float(x), is_float(y)]),
+    fact("mul-positive", x * y, "positive",
+         when=[positive(x), positive(y), is_float(x), is_float(y)]),
+    fact("div-positive", x / y, "positive",
+         when=[positive(x), positive(y), is_float(x), is_float(y)]),
     fact("sqrt-positive", T.sqrt(x), "positive", when=positive(x)),
 ]
 

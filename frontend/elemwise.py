@@ -216,6 +216,11 @@ for _name, _fn, _rule, _grad, _c in UNARY:
              doc=f"elementwise {getattr(_fn, '__name__', _name)}")
 
 
+# x's type filled with 0 or 1: what x * 0 and x - x become for finite x (T.zeros_like uses it)
+for _name, _fn, _c in (("zeros_like", np.zeros_like, "0"), ("ones_like", np.ones_like, "1")):
+    _declare(_name, _fn, _zero, _same_rule, _c, nin=1, doc=f"{_name[:-5]}s of the input's type")
+
+
 # -- ops with params or three inputs -------------------------------------------------------
 def _round_dtype(inputs, **_):
     dtype = inputs[0].dtype

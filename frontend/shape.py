@@ -170,10 +170,18 @@ def _filled(x, fill, dtype) -> Node:
 
 
 def zeros_like(x, dtype=None) -> Node:
+    """Zeros of ``x``'s shape (and dtype, unless ``dtype`` is given)."""
+    x = as_tensor_variable(x)
+    if dtype is None or x.dtype is not None and as_dtype(dtype) == x.dtype:
+        return apply("zeros_like", x)
     return _filled(x, 0, dtype)
 
 
 def ones_like(x, dtype=None) -> Node:
+    """Ones of ``x``'s shape (and dtype, unless ``dtype`` is given)."""
+    x = as_tensor_variable(x)
+    if dtype is None or x.dtype is not None and as_dtype(dtype) == x.dtype:
+        return apply("ones_like", x)
     return _filled(x, 1, dtype)
 
 

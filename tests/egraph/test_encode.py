@@ -40,6 +40,7 @@ def _every_op_graph():
              x.argmax(axis=1), x.argmin(axis=0), T.dot(x, y), T.dot(x, v), T.dot(t3, x),
              T.batched_dot(t3, t3), x[1:, ::2], x[i], x[i, i], T.set_subtensor(x[i], 0.5),
              T.inc_subtensor(x[1:], y[1:]), T.nnet.softmax(x), T.nnet.log_softmax(x),
+             T.zeros_like(x), T.ones_like(x),
              T.nnet.logsumexp(x, axis=1), x * 2.5 + np.float32(3) - (x * np.arange(4.0)[:, None])]
     split = [o for o in toposort([T.grad(T.concatenate([v, v]).sum(), v)]) if o.op == "split"]
     outs += split
