@@ -27,11 +27,16 @@ class Config:
     mode: str = "FAST_RUN"
     device: str = "cpu"
     compiledir: str = field(default_factory=_default_compiledir)
+    grad_stabilize: bool = True  # grad differentiates the stability-rewritten cost (grad.py)
 
     def __setattr__(self, name, value):
         names = {f.name for f in fields(self)}
         if name not in names:
             raise AttributeError(f"eggflow.config has no flag {name!r}; flags are {sorted(names)}")
+        if name == "grad_stabilize" and isinstance(value, str):
+            if value.lower() not in ("true", "false", "1", "0"):
+                raise ValueError(f"config.grad_stabilize must be True or False, got {value!r}")
+            value = value.lower() in ("true", "1")
         if name in _CHOICES and value not in _CHOICES[name]:
             raise ValueError(f"config.{name} must be one of {_CHOICES[name]}, got {value!r}")
         object.__setattr__(self, name, value)

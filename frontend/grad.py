@@ -104,6 +104,8 @@ def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise",
         raise TypeError(f"grad: the cost {cost} has integer type {cost.type}; it is not "
                         "differentiable")
     seed = T.ones_like(cost)
+    if not consider_constant:
+        cost = _stabilized(cost, wrt_list)
     grads = backprop(cost, seed, wrt_list, consider_constant or ())
     out = []
     for w in wrt_list:
@@ -118,6 +120,36 @@ def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise",
             g = T.zeros_like(w) if return_disconnected == "zero" else None
         out.append(g)
     return out[0] if single else out
+
+
+def _stabilized(cost: Node, wrt: list) -> Node:
+    """``cost`` rewritten by the e-graph's stability rules (config.grad_stabilize), so that its
+    gradient is built from stable forms: differentiating log(sigmoid(z)) gives g/p * p(1-p),
+    which is nan where p underflows; differentiating its equal -softplus(-z) gives the stable
+    g * sigmoid(-z). The same function, so the same gradient in exact arithmetic. The original
+    is kept when nothing changes, when a ``wrt`` variable would disappear from the rewritten
+    graph (an intermediate node), or when the optimizer is unavailable."""
+    from .config import config
+
+    if not config.grad_stabilize or not _STABLE_TARGETS & {n.op for n in toposort([cost])}:
+        return cost
+    try:
+        from eggflow.optimize import optimize
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = optimize(cost, rules="stability", budget={"seconds": 2.0, "iterations": 20})
+    except ImportError:
+        return cost
+    new = result.outputs[0]
+    if result.report.fallback or new is cost:
+        return cost
+    nodes = set(toposort([new]))
+    return new if all(w in nodes for w in wrt) else cost
+
+
+# ops at the root of some stability rule's left side (a cheap test before calling the e-graph)
+_STABLE_TARGETS = {"log", "exp", "sub", "true_div", "log1p", "sqrt"}
 
 
 def jacobian(expression, wrt, consider_constant=None, disconnected_inputs="raise"):
