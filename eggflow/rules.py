@@ -7,6 +7,7 @@
 """
 
 from .egraph_rules.dsl import (ASSUMPTIONS, FACTS, FAMILIES, Cond, ParamVar, Rule,  # noqa: F401
+                               fold,
                                RuleSet, birewrite, const, fact, has_ndim, is_float, is_int,
                                nonneg, nonzero, op, param, positive, rewrite, same_dtype,
                                same_shape, value, vars)

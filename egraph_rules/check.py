@@ -147,6 +147,8 @@ def _flatten(items):
 def check_rule(rule: Rule, n_trials: int = 60, seed: int = 0) -> RuleResult:
     """Check one rule on ``n_trials`` well-typed instantiations (up to 40x as many draws)."""
     rng = np.random.default_rng([seed, zlib.crc32(rule.name.encode())])
+    if rule.kind == "fold":
+        return _check_fold(rule, n_trials, rng)
     plan = _Plan(rule)
     done, skips = 0, {}
     for _attempt in range(max(n_trials, 1) * 40):
@@ -168,6 +170,34 @@ def check_rule(rule: Rule, n_trials: int = 60, seed: int = 0) -> RuleResult:
                f"instantiation found in {max(n_trials, 1) * 40} draws ({reasons[:400]})")
         return RuleResult(rule, False, 0, None, msg)
     return RuleResult(rule, True, done, None, f"rule {rule.name}: ok ({done} trials)")
+
+
+def _check_fold(rule: Rule, n_trials: int, rng) -> RuleResult:
+    """A folding rule: NumPy's value of the op on two float64 constants (strong or Python
+    floats, finite, the divisor nonzero) must equal egglog's f64 arithmetic bit for bit."""
+    import operator
+
+    py = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}
+    pool = [0.0, -0.0, 1.0, -1.0, 0.1, 1e300, -1e300, 1e-300, 5e-324, 3.0, 1 / 3, 2.5e-8]
+    for trial in range(max(n_trials, 1)):
+        a, b = (float(pool[k]) if rng.random() < 0.4 else
+                float(rng.normal() * 10.0 ** rng.integers(-5, 6))
+                for k in rng.integers(len(pool), size=2))
+        if rule.rhs == "/" and b == 0:
+            continue
+        weak = rng.random() < 0.5
+        ca, cb = (constant(v) if weak else constant(v, dtype="float64") for v in (a, b))
+        node = apply_node(rule.lhs.op, (ca, cb), ())
+        with np.errstate(all="ignore"):
+            left = np.asarray(evaluate([node], {})[0])
+            right = py[rule.rhs](a, b) if not (rule.rhs == "/" and b == 0) else None
+        if left.dtype != np.float64 or not (left == right or np.isnan(left) and
+                                            np.isnan(right)):
+            ce = Counterexample(rule.name, rule.source, {"a": a, "b": b}, {}, left, right,
+                                f"folding {rule.lhs.op}({a!r}, {b!r}) gives {right!r}, NumPy "
+                                f"gives {left!r} ({left.dtype})")
+            return RuleResult(rule, False, trial + 1, ce, str(ce))
+    return RuleResult(rule, True, n_trials, None, f"rule {rule.name}: ok ({n_trials} trials)")
 
 
 # -- what a rule asks of its variables --------------------------------------------------------
@@ -198,6 +228,11 @@ class _Plan:
                 self.same_dtype.append((a[0], a[1]))
             else:
                 raise ValueError(f"rule {rule.name}: the checker does not know condition {c}")
+        for _ in range(2):  # same_dtype partners share dtype-kind conditions
+            for u, w in self.same_dtype:
+                for one, other in ((u, w), (w, u)):
+                    if one in self.kind and other not in self.kind:
+                        self.kind[other] = self.kind[one]
         self.index_vars = {i for n in lhs_nodes if n.op in INDEXERS
                            for i in n.inputs[1 if n.op == "subtensor" else 2:] if i.op == "wild"}
         self.finite = "finite" in rule.assumes

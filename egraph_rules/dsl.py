@@ -55,7 +55,17 @@ def op(name: str, *inputs, **params) -> Node:
     from eggflow.frontend.op import apply_node
 
     inputs = tuple(as_tensor_variable(i) for i in inputs)
-    return apply_node(name, inputs, tuple(sorted(params.items())))
+    params = tuple(sorted(params.items()))
+    try:
+        return apply_node(name, inputs, params)
+    except (TypeError, ValueError, IndexError, KeyError):
+        if not any(isinstance(v, ParamVar) for _, v in params):
+            raise
+    # the type depends on a param variable's value: unknown here (the e-graph knows it)
+    from eggflow.frontend.graph import intern
+    from eggflow.frontend.types import TensorType
+
+    return intern(name, inputs, params, lambda: TensorType(None, None))
 
 
 @dataclass(frozen=True)
@@ -121,7 +131,8 @@ def value(c: Node, cmp: str, number: float) -> Cond:
 
 @dataclass(frozen=True)
 class Rule:
-    """``lhs => rhs`` (kind 'rewrite') or ``lhs => fact(root)`` (kind 'fact')."""
+    """``lhs => rhs`` (kind 'rewrite'), ``lhs => fact(root)`` (kind 'fact', rhs the relation)
+    or constant folding (kind 'fold', rhs the egglog operator)."""
 
     name: str
     lhs: Node
@@ -210,6 +221,20 @@ def fact(name, lhs, relation, when=(), law="") -> Rule:
         raise ValueError(f"fact rule {name}: unknown relation {relation!r}; known: {FACTS}")
     when = (when,) if isinstance(when, Cond) else tuple(when)
     return _check(Rule(name, as_tensor_variable(lhs), relation, when, (), False, law, "fact",
+                       source=_source()))
+
+
+FOLDS = {"add": "+", "sub": "-", "mul": "*", "true_div": "/"}  # op -> egglog f64 operator
+FOLD_DTYPES = ("float64", "weak:float64")  # exact in egglog's f64; other dtypes are not folded
+
+
+def fold(name, op_name: str, law="") -> Rule:
+    """Constant folding: ``op_name`` of two scalar constants of one dtype (float64, or Python
+    floats) becomes the constant it computes (egglog's f64 arithmetic, which is NumPy's)."""
+    if op_name not in FOLDS:
+        raise ValueError(f"fold rule {name}: op must be one of {sorted(FOLDS)}, got {op_name!r}")
+    a, b = const("a"), const("b")
+    return _check(Rule(name, op(op_name, a, b), FOLDS[op_name], (), (), True, law, "fold",
                        source=_source()))
 
 

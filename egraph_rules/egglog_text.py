@@ -22,7 +22,7 @@ import numpy as np
 from eggflow.frontend.graph import Node, constant, toposort
 from eggflow.frontend.op import OPS, apply_node
 
-from .dsl import FACTS, ParamVar, Rule
+from .dsl import FACTS, FOLD_DTYPES, ParamVar, Rule
 from .egraph import EGraph, ENode
 
 SORT = "Tensor"
@@ -242,6 +242,15 @@ def compile_rule(rule: Rule, decls: _Declarations | None = None) -> str:
     if rule.iterations is not None:
         ruleset = f"first{rule.iterations}"
         decls.limited[ruleset] = rule.iterations
+    if rule.kind == "fold":  # (Op (Scalar dt a) (Scalar dt b)) -> (Scalar dt (op a b))
+        (a_dt, a_val), (b_dt, b_val) = p.const_vars.values()
+        guard = f" (!= {b_val} 0.0)" if rule.rhs == "/" else ""
+        return "".join(
+            f"(rewrite {lhs} (Scalar {a_dt} ({rule.rhs} {a_val} {b_val})) :when "
+            f"({' '.join(p.queries)} (= {a_dt} {_quote(dt)}) (= {a_dt} {b_dt}){guard}) "
+            f":subsume :ruleset {ruleset} "
+            f":name {_quote(rule.name + ('' if k == 0 else '-weak'))})\n"
+            for k, dt in enumerate(FOLD_DTYPES))
     if rule.kind == "fact":
         query = " ".join([f"(= root__ {lhs})"] + conds)
         return f"(rule ({query}) (({rule.rhs} root__)) :ruleset {ruleset} :name {name})\n"

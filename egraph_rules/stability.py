@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import eggflow.frontend.tensor as T
 
-from .dsl import RuleSet, const, fact, is_float, op, param, positive, rewrite, value
+from .dsl import (RuleSet, const, fact, has_ndim, is_float, op, param, positive, rewrite,
+                  same_dtype, value)
 from .dsl import vars as pvars
 
 x, y, t = pvars("x y t")
+(m,) = pvars("m", ndim=2)
+(v,) = pvars("v", ndim=1)
 c = const("c")
 axis = param("axis")
 
@@ -48,6 +51,24 @@ R = [
     # log(sum(exp(x), axis)) = logsumexp(x, axis): max-shifted
     rewrite("logsumexp", T.log(op("sum", T.exp(x), axis=axis)),
             op("logsumexp", x, axis=axis), subsume=True),
+    # exp(x) / sum(exp(x), axis, keepdims) = softmax(x, axis): max-shifted, no overflow
+    # (finite x: our softmax of [inf, 1] is nan, the left side's limit is [1, 0])
+    rewrite("softmax-rows", T.exp(m) / op("dimshuffle", op("sum", T.exp(m), axis=(1,)),
+                                           pattern=(0, "x")),
+            op("softmax", m, axis=(1,)), when=[has_ndim(m, 2), is_float(m)], assumes=("finite",),
+            subsume=True),
+    rewrite("softmax-rows-index", T.exp(m) / op("subtensor", op("sum", T.exp(m), axis=(1,)),
+                                                 idx=((("slice", None, None, None),
+                                                       ("newaxis",)))),
+            op("softmax", m, axis=(1,)), when=[has_ndim(m, 2), is_float(m)], assumes=("finite",),
+            subsume=True),
+    rewrite("softmax-vector", T.exp(v) / op("sum", T.exp(v), axis=(0,)),
+            op("softmax", v, axis=(0,)), when=[has_ndim(v, 1), is_float(v)], assumes=("finite",),
+            subsume=True),
+    # t softplus(-z) + (1 - t) softplus(z) = softplus(z) - t z: the logistic cross-entropy
+    # from its logits (what -t log(sigmoid(z)) - (1 - t) log(1 - sigmoid(z)) becomes)
+    rewrite("xent-logits", t * T.softplus(-x) + (1 - t) * T.softplus(x), T.softplus(x) - t * x,
+            when=[is_float(x), same_dtype(t, x)], assumes=("finite",), subsume=True),
     # log(exp(x)) = x
     rewrite("log-exp", T.log(T.exp(x)), x, when=is_float(x), subsume=True),
     # exp(log(x)) = x where x > 0 is proven
