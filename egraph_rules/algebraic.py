@@ -43,10 +43,18 @@ R = [
     # x * 0 = 0 and x - x = 0 for finite x (inf * 0 and inf - inf are nan)
     rewrite("mul-zero", x * 0, T.zeros_like(x), when=is_float(x), assumes=("finite",)),
     rewrite("sub-self", x - x, T.zeros_like(x), when=is_float(x), assumes=("finite",)),
+    # zeros_like(f(x)) = zeros_like(x) for elementwise f of one float type: only the shape counts
+    *[rewrite(f"zeros-like-{f}", T.zeros_like(op(f, x)), T.zeros_like(x), when=is_float(x))
+      for f in LIFTABLE],
+    # zeros_like(a) + b = b for equal shapes and dtypes
+    rewrite("add-zeros", T.zeros_like(a) + b, b,
+            when=[same_shape(a, b), same_dtype(a, b), is_float(b)]),
     # --x = x
     rewrite("neg-neg", T.neg(T.neg(x)), x),
     # (-x) * (-y) = x * y
     rewrite("neg-mul-neg", (-x) * (-y), x * y),
+    # (-x) - y = -(x + y)
+    rewrite("neg-sub", (-x) - y, -(x + y)),
     # x - y * (-z) = x + y * z
     rewrite("sub-mul-neg", x - y * (-z), x + y * z),
     # x * (-y) + z * (-w) = -(x * y + z * w)

@@ -273,11 +273,16 @@ def propagation_rules(decls: _Declarations) -> list:
         out.append(f"(rule ((= e ({c} x)) (= (kind x) \"f\") (= (dtype x) d) (= (ndim x) n)) "
                    f"((set (kind e) \"f\") (set (dtype e) d) (set (ndim e) n)) :ruleset {RULESET}"
                    f" :name \"type-{op}\")\n")
-    for op in binary:
+    for op in binary:  # same float dtype: that dtype, the larger ndim (broadcasting)
         c = ctor_name(op)
         out.append(f"(rule ((= e ({c} x y)) (= (kind x) \"f\") (= (dtype x) d) (= (dtype y) d) "
-                   f"(= (ndim x) n) (= (ndim y) n)) ((set (kind e) \"f\") (set (dtype e) d) "
-                   f"(set (ndim e) n)) :ruleset {RULESET} :name \"type-{op}\")\n")
+                   f"(= (ndim x) n) (= (ndim y) m)) ((set (kind e) \"f\") (set (dtype e) d) "
+                   f"(set (ndim e) (max n m))) :ruleset {RULESET} :name \"type-{op}\")\n")
+        for k, args in enumerate(("x (Scalar dt v)", "(Scalar dt v) x")):  # Python numbers
+            out.append(f"(rule ((= e ({c} {args})) (= (count-matches dt \"weak:\") 1) "
+                       f"(= (kind x) \"f\") (= (dtype x) d) (= (ndim x) n)) "
+                       f"((set (kind e) \"f\") (set (dtype e) d) (set (ndim e) n)) "
+                       f":ruleset {RULESET} :name \"type-{op}-weak{k}\")\n")
     out.append(f"(rule ((= e (Dot x y)) (= (dtype x) d) (= (dtype y) d) (= (kind x) k) "
                f"(= (ndim x) 2) (= (ndim y) 2)) ((set (kind e) k) (set (dtype e) d) "
                f"(set (ndim e) 2)) :ruleset {RULESET} :name \"type-dot\")\n")

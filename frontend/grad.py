@@ -123,7 +123,7 @@ def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise",
 
 
 def _stabilized(cost: Node, wrt: list) -> Node:
-    """``cost`` rewritten by the e-graph's stability rules (config.grad_stabilize), so that its
+    """``cost`` rewritten by the e-graph (config.grad_stabilize), so that its
     gradient is built from stable forms: differentiating log(sigmoid(z)) gives g/p * p(1-p),
     which is nan where p underflows; differentiating its equal -softplus(-z) gives the stable
     g * sigmoid(-z). The same function, so the same gradient in exact arithmetic. The original
@@ -138,7 +138,7 @@ def _stabilized(cost: Node, wrt: list) -> Node:
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            result = optimize(cost, rules="stability", budget={"seconds": 2.0, "iterations": 20})
+            result = optimize(cost, budget={"seconds": 2.0, "iterations": 20})
     except ImportError:
         return cost
     new = result.outputs[0]
