@@ -45,7 +45,7 @@ def optimize(outputs, rules=None, cost=None, extractor=None, budget=None, exclud
     """
     from .egraph_rules.cost import CostModel
     from .egraph_rules.egglog_text import decode, encode, read_egraph
-    from .egraph_rules.extract import DEFAULT_EXTRACTOR, EXTRACTORS
+    from .egraph_rules.extract import DEFAULT_EXTRACTOR, EXTRACTORS, node_costs
     from .egraph_rules.library import resolve
     from .egraph_rules.saturate import Budget, WorkerDied, run_phase
     from .egraph_rules.types import infer_types
@@ -85,6 +85,7 @@ def optimize(outputs, rules=None, cost=None, extractor=None, budget=None, exclud
     record.eclasses = egraph.nclasses
     class_types, node_ok = infer_types(egraph, seeds)
     selection = extract_fn(egraph, egraph.roots, cost_model, class_types, node_ok)
+    costs = node_costs(egraph, cost_model, class_types, node_ok)
     report.extract_seconds = time.perf_counter() - started
     report.seconds["extract"] = report.extract_seconds
     started = time.perf_counter()
@@ -94,4 +95,4 @@ def optimize(outputs, rules=None, cost=None, extractor=None, budget=None, exclud
     if bad:  # a rule changed a type: never hand that to the user
         return fallback(f"extraction changed the type of {bad[0]} (a rule is not type-exact)")
     report.cost_after = graph_cost(new, cost_model)
-    return OptimizationResult(new, report, egraph, serialized)
+    return OptimizationResult(new, report, egraph, serialized, costs)

@@ -300,8 +300,8 @@ def read_egraph(serialized: str, enc: Encoding):
     """egglog's serialized JSON -> (EGraph, seeds: class -> TensorType, root classes)."""
     data = json.loads(serialized)["nodes"]
     classes: dict[str, int] = {}
-    nodes, orig = [], {}
-    for nd in data.values():
+    nodes, orig, ids = [], {}, []
+    for nid, nd in data.items():
         if nd["op"] == "orig":
             tensor_id, k = nd["children"]
             orig[int(data[k]["op"])] = data[tensor_id]["eclass"]
@@ -310,6 +310,7 @@ def read_egraph(serialized: str, enc: Encoding):
         if info is None or nd.get("subsumed"):
             continue
         op, names, arity = info
+        ids.append(nid)
         kids = nd["children"]
         cls = classes.setdefault(nd["eclass"], len(classes))
         if op == "leaf":
@@ -331,7 +332,7 @@ def read_egraph(serialized: str, enc: Encoding):
     names = [None] * len(classes)
     for name, i in classes.items():
         names[i] = name
-    return EGraph(nodes, len(classes), roots, names), seeds
+    return EGraph(nodes, len(classes), roots, names, ids), seeds
 
 
 def decode_scalar(key: str, value: float) -> Node:

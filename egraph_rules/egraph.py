@@ -25,6 +25,7 @@ class EGraph:
     nclasses: int
     roots: list = field(default_factory=list)  # e-class indices of the outputs
     class_names: list = field(default_factory=list)  # egglog's e-class ids (for export)
+    node_ids: list = field(default_factory=list)  # egglog's e-node ids, parallel to nodes
 
     def classes(self) -> list:
         """e-class index -> list of its e-node indices."""

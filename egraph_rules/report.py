@@ -44,11 +44,30 @@ class OptimizationResult:
     report: OptimizationReport
     egraph: object = None  # the EGraph data (egraph_rules.egraph.EGraph) of the main phase
     serialized: str | None = None  # egglog's egraph-serialize JSON of the main phase
+    node_costs: list | None = None  # the cost model's cost per e-node of ``egraph``
 
     def export_json(self, path) -> str:
-        """Write the main phase's e-graph as egraph-serialize JSON (extraction-gym's input)."""
+        """Write the main phase's e-graph as egraph-serialize JSON, the input of
+        extraction-gym: every e-node's ``cost`` is the cost model's (ill-typed and subsumed
+        ones cost 1e30), ``root_eclasses`` are the outputs' e-classes."""
+        import json
+        import math
+
         if self.serialized is None:
             raise ValueError("no e-graph to export (the optimizer did not run)")
+        data = json.loads(self.serialized)
+        nodes = data["nodes"]
+        kept = {}
+        for nid, cost in zip(self.egraph.node_ids, self.node_costs):
+            if math.isfinite(cost):
+                kept[nid] = dict(nodes[nid], cost=cost)
+        used = {c for nd in kept.values() for c in nd["children"]}
+        for nid in used - kept.keys():  # literals params point to (cost 0), or e-nodes that
+            # name a class but must not be chosen (subsumed, ill-typed): a prohibitive cost
+            literal = nid.startswith("primitive-")
+            kept[nid] = dict(nodes[nid], cost=0.0 if literal else 1e30)
+        data["nodes"] = kept
+        data["root_eclasses"] = [self.egraph.class_names[r] for r in self.egraph.roots]
         with open(path, "w") as f:
-            f.write(self.serialized)
+            json.dump(data, f)
         return str(path)

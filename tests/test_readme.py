@@ -14,7 +14,7 @@ def python_blocks():
 
 def test_quickstart_runs(tmp_path, monkeypatch, capsys):
     blocks = python_blocks()
-    assert len(blocks) == 1, "the README has one ```python block: the quickstart"
+    assert len(blocks) == 2, "the README's python blocks: the quickstart, the rule example"
     monkeypatch.chdir(tmp_path)  # pydotprint writes its picture (or .dot) here
     namespace = {"__name__": "readme_quickstart"}
     exec(compile(blocks[0], str(README), "exec"), namespace)
@@ -29,3 +29,11 @@ def test_commands_come_first():
     text = README.read_text(encoding="utf-8")
     assert text.index("make demo") < text.index("```python")
     assert text.index("make test") < text.index("```python")
+
+
+def test_rule_example_runs(capsys):
+    namespace = {"__name__": "readme_rules"}
+    exec(compile(python_blocks()[1], str(README), "exec"), namespace)
+    out = capsys.readouterr().out.split("\n")
+    np.testing.assert_allclose(np.array(out[0].strip("[]").split(), float), [0.0, np.tanh(1.0)])
+    assert out[1] == "1"

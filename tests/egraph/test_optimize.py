@@ -124,7 +124,7 @@ BINARY = [T.add, T.sub, T.mul, T.maximum, lambda a, b: a * T.exp(b) + a * b]
 def dags(draw):
     x, y = T.dvector("x"), T.dvector("y")
     nodes = [x, y]
-    for _ in range(draw(st.integers(1, 60))):
+    for _ in range(draw(st.integers(1, 150))):  # up to ~200 nodes with the composite forms
         if draw(st.booleans()):
             f = draw(st.sampled_from(UNARY))
             nodes.append(f(nodes[draw(st.integers(0, len(nodes) - 1))]))
@@ -148,3 +148,19 @@ def test_optimized_matches_unoptimized_on_random_dags(case):
         got = evaluate(res.outputs, feed)[0]
     if np.isfinite(want):
         np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
+
+
+def test_export_json_is_egraph_serialize_with_costs(tmp_path):
+    import json
+
+    x = T.dvector("x")
+    res = ef.optimize(T.log(1 + T.exp(x)) * 2)
+    data = json.load(open(res.export_json(tmp_path / "eg.json")))
+    nodes = data["nodes"]
+    assert data["root_eclasses"] and all(any(n["eclass"] == r for n in nodes.values())
+                                         for r in data["root_eclasses"])
+    for nid, nd in nodes.items():
+        assert {"op", "children", "eclass", "cost"} <= set(nd)
+        assert all(c in nodes for c in nd["children"]), (nid, nd)
+    ops = {nd["op"]: nd["cost"] for nd in nodes.values()}
+    assert ops["Softplus"] < 1e30 and ops["Log1p"] == 1e30  # log1p(exp) is subsumed
