@@ -17,6 +17,14 @@ from eggflow import function, tensor
 import eggflow.tensor as T
 
 
+@pytest.fixture(autouse=True, params=["FAST_RUN", "DebugMode"])
+def seed_mode(request, monkeypatch):
+    """Every seed program runs optimized (FAST_RUN) and in DebugMode, which runs the optimized
+    and the unoptimized graph on each call and raises if they disagree."""
+    monkeypatch.setattr(theano.config, "mode", request.param)
+    return request.param
+
+
 def test_scalar_addition():
     a = tensor.dscalar()
     b = tensor.dscalar()
