@@ -3,10 +3,12 @@ identities, lifting indexing through elementwise ops, matrix chains.
 
 Bounded by construction: commutativity of ``add``/``mul`` adds at most one mirror per node;
 there is no associativity of ``+``/``*`` (with commutativity it enumerates every bracketing:
-a 50-term sum grows to ~10^23 e-nodes); distributivity expands (``a*(b+c) -> a*b + a*c``)
-only in the first iteration (repeated expansion multiplies out nested sums), so it adds at most
-three e-nodes per product node once; ``dot`` associativity on 2-d operands gives a chain of n
-matrices O(n^3) sub-products, not Catalan-many trees. tests/egraph/test_optimize.py measures it.
+a 50-term sum grows to ~10^23 e-nodes); distributivity expands (``a*(b+c) -> a*b + a*c``) only
+in the first iteration (repeated expansion multiplies out nested sums), so it adds at most
+three e-nodes per product node, once; factoring runs in the first four iterations (with
+x = x * 1.0 in the e-graph, unbounded factoring and constant folding build x * 2^k for every
+k); ``dot`` associativity on 2-d operands gives a chain of n matrices O(n^3) sub-products, not
+Catalan-many trees. tests/egraph/test_families.py measures the bound.
 """
 
 from __future__ import annotations
@@ -68,9 +70,11 @@ R = [
     # exp(a) * exp(b) = exp(a + b)
     rewrite("exp-mul", T.exp(a) * T.exp(b), T.exp(a + b), when=[is_float(a), is_float(b)],
             assumes=("finite",)),
-    # a * b + a * c = a * (b + c)  (both ways; expanding only in the first iteration)
+    # a * b + a * c = a * (b + c)  (both ways; bounded: factoring in the first 4 iterations,
+    # expanding in the first one. With x = x * 1.0 in the e-graph, unbounded factoring folds
+    # x + x into x * 2.0, then x * 4.0, ... forever)
     *birewrite("distribute", a * b + a * c, a * (b + c), assumes=("finite",),
-               when=[same_dtype(a, b), same_dtype(b, c)], iterations=(None, 1)),
+               when=[same_dtype(a, b), same_dtype(b, c)], iterations=(4, 1)),
     # commutativity (bounded: one mirror per node)
     rewrite("add-comm", a + b, b + a),
     rewrite("mul-comm", a * b, b * a),

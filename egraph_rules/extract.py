@@ -218,6 +218,20 @@ class _Dag:
             self.refs[c] += d
 
 
+def _reaches(eg, choice, starts, target) -> bool:
+    """Whether ``target`` is reachable from the classes ``starts`` through ``choice`` (a class
+    without a choice counts as reaching: the switch is not taken)."""
+    stack, seen = list(starts), set()
+    while stack:
+        c = stack.pop()
+        if c == target or c not in choice:
+            return True
+        if c not in seen:
+            seen.add(c)
+            stack.extend(eg.nodes[choice[c]].children)
+    return False
+
+
 def local_search(eg, roots, choice: dict, costs, deadline: float) -> dict:
     """Improve a selection: switch one class at a time to another e-node when the DAG cost
     drops (reference counts make each trial cost only the part of the DAG it changes).
@@ -239,13 +253,8 @@ def local_search(eg, roots, choice: dict, costs, deadline: float) -> dict:
                     continue
                 gain, change = dag.delta(cls, alt)
                 if gain < -1e-9 * max(1.0, abs(costs[dag.choice[cls]])):
-                    old = dag.choice[cls]
-                    dag.choice[cls] = alt
-                    try:
-                        reachable(eg, dag.choice, roots)
-                    except ValueError:  # the switch closes a cycle
-                        dag.choice[cls] = old
-                        continue
+                    if _reaches(eg, dag.choice, eg.nodes[alt].children, cls):
+                        continue  # the switch would close a cycle
                     dag.apply(cls, alt, change)
                     improved = True
     return dag.choice
