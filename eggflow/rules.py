@@ -9,7 +9,8 @@
 from .egraph_rules.dsl import (ASSUMPTIONS, FACTS, FAMILIES, Cond, ParamVar, Rule,  # noqa: F401
                                fold,
                                RuleSet, birewrite, const, fact, has_ndim, is_float, is_int,
-                               nonneg, nonzero, op, param, positive, rewrite, same_dtype,
+                               nonneg, nonzero, op, param, positive, rewrite, same_broadcast,
+                               same_dtype,
                                same_shape, value, vars)
 from .egraph_rules.plugins import PluginError, load  # noqa: F401
 

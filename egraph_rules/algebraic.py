@@ -16,7 +16,7 @@ from __future__ import annotations
 import eggflow.frontend.tensor as T
 
 from .dsl import (RuleSet, birewrite, fold, has_ndim, is_float, op, param, rewrite,
-                  same_dtype, same_shape)
+                  same_broadcast, same_dtype)
 from .dsl import vars as pvars
 
 x, y, z = pvars("x y z")
@@ -50,7 +50,7 @@ R = [
       for f in LIFTABLE],
     # zeros_like(a) + b = b for equal shapes and dtypes
     rewrite("add-zeros", T.zeros_like(a) + b, b,
-            when=[same_shape(a, b), same_dtype(a, b), is_float(b)]),
+            when=[same_broadcast(a, b), same_dtype(a, b), is_float(b)]),
     # --x = x
     rewrite("neg-neg", T.neg(T.neg(x)), x),
     # (-x) * (-y) = x * y
@@ -80,7 +80,7 @@ R = [
     rewrite("mul-comm", a * b, b * a),
     # sum(x + y, axis) = sum(x, axis) + sum(y, axis) for equal shapes (so mean(x + y) too)
     rewrite("sum-add", op("sum", x + y, axis=axis), op("sum", x, axis=axis) +
-            op("sum", y, axis=axis), when=[same_shape(x, y), same_dtype(x, y), is_float(x)],
+            op("sum", y, axis=axis), when=[same_broadcast(x, y), same_dtype(x, y), is_float(x)],
             assumes=("finite",)),
     # sum(a * x, axis) = a * sum(x, axis) for a 0-d a
     rewrite("sum-scalar", op("sum", a * x, axis=axis), a * op("sum", x, axis=axis),
@@ -119,7 +119,7 @@ R = [
     # (x + y)[idx] = x[idx] + y[idx] and (x * y)[idx] = x[idx] * y[idx] for equal shapes
     *[rewrite(f"lift-index-{f}2", op("subtensor", op(f, x, y), idx=idx),
               op(f, op("subtensor", x, idx=idx), op("subtensor", y, idx=idx)),
-              when=same_shape(x, y)) for f in ("add", "sub", "mul")],
+              when=same_broadcast(x, y)) for f in ("add", "sub", "mul")],
 ]
 
 RULES = RuleSet("algebraic", family="algebraic", rules=R)

@@ -211,7 +211,7 @@ class _Plan:
         self.consts = {n for n in self.vars if n.type.shape == ()}  # match scalar constants
         self.literals = [n for n in lhs_nodes if n.op == "constant"]
         self.kind, self.ndim, self.fact, self.values, self.groups = {}, {}, {}, {}, []
-        self.same_dtype = []
+        self.same_dtype, self.static_vars = [], set()
         for c in rule.when:
             a = c.args
             if c.kind == "dtype_kind":
@@ -222,8 +222,10 @@ class _Plan:
                 self.fact[a[1]] = a[0]
             elif c.kind == "value":
                 self.values.setdefault(a[0], []).append((a[1], a[2]))
-            elif c.kind == "same_shape":
+            elif c.kind in ("same_shape", "same_broadcast"):
                 self._group(a[0], a[1])
+                if c.kind == "same_shape":
+                    self.static_vars.update(a[:2])
             elif c.kind == "same_dtype":
                 self.same_dtype.append((a[0], a[1]))
             else:
@@ -317,8 +319,10 @@ class _Trial:
         return shapes
 
     def _static(self, var, shape):
-        if any(var in g for g in self.plan.groups) or var in self.plan.index_vars:
+        if var in self.plan.static_vars or var in self.plan.index_vars:
             return shape  # same_shape compares fully static shapes
+        if any(var in g for g in self.plan.groups):  # same_broadcast: same static-1 axes
+            return tuple(1 if s == 1 else None for s in shape)
         return tuple(s if s == 1 or self.rng.random() < 0.6 else None for s in shape)
 
     def _inputs(self):

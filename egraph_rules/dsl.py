@@ -71,7 +71,8 @@ def op(name: str, *inputs, **params) -> Node:
 @dataclass(frozen=True)
 class Cond:
     """A condition on pattern variables: ``kind`` is one of
-    dtype_kind (x, kinds) | ndim (x, n) | same_shape (x, y) | same_dtype (x, y) |
+    dtype_kind (x, kinds) | ndim (x, n) | same_shape (x, y) | same_broadcast (x, y) |
+    same_dtype (x, y) |
     fact (relation, x) |
     value (c, op, number) — c a pattern constant variable."""
 
@@ -97,6 +98,13 @@ def has_ndim(x, n: int) -> Cond:
 def same_shape(x, y) -> Cond:
     """Both have the same fully static shape."""
     return Cond("same_shape", (x, y))
+
+
+def same_broadcast(x, y) -> Cond:
+    """Same ndim and the same static-1 (broadcastable) axes: with eggflow's strict
+    broadcasting (only static-1 axes broadcast) x and y then have the same shape at run time,
+    so ``x + y`` does not broadcast either operand."""
+    return Cond("same_broadcast", (x, y))
 
 
 def same_dtype(x, y) -> Cond:

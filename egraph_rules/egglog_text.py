@@ -6,7 +6,8 @@ ops get one constructor per arity (``Alloc_3``). Leaves (inputs, shared variable
 constants, and nodes the e-graph cannot express) are ``(Leaf "key")``; finite real scalar
 constants are ``(Scalar "dtype" value)`` with ``weak:`` marking Python numbers, so patterns can
 match on values. The frontend's static types are inserted as facts (tables ``dtype``, ``kind``,
-``ndim``, ``sshape``) so rule conditions can read them. Everything is inserted as one text
+``ndim``, ``sshape`` (fully static shapes), ``bpat`` (which axes are static 1s, e.g. "nb")) so
+rule conditions can read them. Everything is inserted as one text
 program (fast: nested Python expressions are orders of magnitude slower to insert).
 """
 
@@ -31,6 +32,7 @@ TABLES = f"""(function dtype ({SORT}) String :merge old)
 (function kind ({SORT}) String :merge old)
 (function ndim ({SORT}) i64 :merge old)
 (function sshape ({SORT}) String :merge old)
+(function bpat ({SORT}) String :merge old)
 (relation orig ({SORT} i64))
 """ + "".join(f"(relation {f} ({SORT}))\n" for f in FACTS)
 
@@ -164,6 +166,7 @@ def _type_facts(var: str, node: Node) -> str:
         return ""
     facts = (f"(set (dtype {var}) {_quote(t.dtype)})\n(set (kind {var}) {_quote(_kind(t.dtype))})\n"
              f"(set (ndim {var}) {t.ndim})\n")
+    facts += f"(set (bpat {var}) {_quote(''.join('b' if d == 1 else 'n' for d in t.shape))})\n"
     if all(d is not None for d in t.shape):
         facts += f"(set (sshape {var}) {_quote(','.join(map(str, t.shape)))})\n"
     return facts
@@ -218,6 +221,8 @@ class _Pattern:
             return f"(= (ndim {self.var(a[0])}) {a[1]})"
         if cond.kind == "same_shape":
             return f"(= (sshape {self.var(a[0])}) (sshape {self.var(a[1])}))"
+        if cond.kind == "same_broadcast":
+            return f"(= (bpat {self.var(a[0])}) (bpat {self.var(a[1])}))"
         if cond.kind == "same_dtype":
             return f"(= (dtype {self.var(a[0])}) (dtype {self.var(a[1])}))"
         if cond.kind == "fact":
@@ -283,6 +288,12 @@ def propagation_rules(decls: _Declarations) -> list:
                        f"(= (kind x) \"f\") (= (dtype x) d) (= (ndim x) n)) "
                        f"((set (kind e) \"f\") (set (dtype e) d) (set (ndim e) n)) "
                        f":ruleset {RULESET} :name \"type-{op}-weak{k}\")\n")
+    for op in keep:  # the broadcast pattern (which axes are static 1s) of new e-classes
+        out.append(f"(rule ((= e ({ctor_name(op)} x)) (= (bpat x) p)) ((set (bpat e) p)) "
+                   f":ruleset {RULESET} :name \"bpat-{op}\")\n")
+    for op in binary:
+        out.append(f"(rule ((= e ({ctor_name(op)} x y)) (= (bpat x) p) (= (bpat y) p)) "
+                   f"((set (bpat e) p)) :ruleset {RULESET} :name \"bpat-{op}\")\n")
     out.append(f"(rule ((= e (Dot x y)) (= (dtype x) d) (= (dtype y) d) (= (kind x) k) "
                f"(= (ndim x) 2) (= (ndim y) 2)) ((set (kind e) k) (set (dtype e) d) "
                f"(set (ndim e) 2)) :ruleset {RULESET} :name \"type-dot\")\n")

@@ -189,3 +189,12 @@ def test_seed_logistic_regression_training_step_stays_finite():
     logits = data @ np.full(3, 100.0)
     want = np.mean(np.logaddexp(0, logits) - np.array([0.0, 1.0, 1.0]) * logits) + 0.01 * 3e4
     np.testing.assert_allclose(c, want, rtol=1e-12)
+
+
+def test_same_broadcast_condition_works_without_static_sizes():
+    # dvectors of unknown length: same_broadcast holds (no static-1 axes), same_shape cannot
+    res = ef.optimize(T.sum(x + y))
+    assert res.report.rules_fired.get("sum-add", 0) >= 1
+    row = T.drow("row")  # (1, n) against (n,): broadcasting, the rule must not fire
+    res2 = ef.optimize(T.sum(row + x))
+    assert "sum-add" not in res2.report.rules_fired
