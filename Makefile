@@ -16,11 +16,12 @@ STAMP := $(VENV)/.eggflow-installed
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
 
-.PHONY: help venv graphviz test demo clean
+.PHONY: help venv graphviz test demo bench bench-extra clean
 
 help:
 	@echo "make demo    train the logistic regression of Theano's tutorial (DEMO_ARGS='--steps 100')"
 	echo "make test    run the test suite (PYTEST_ARGS='-x -k printing')"
+	echo "make bench   run the full benchmark suite (bench-results/full: table, JSON, plots)"
 	echo "make venv    create/refresh .venv (Python >= 3.12) and install eggflow into it"
 	echo "make clean   remove .venv and build leftovers"
 
@@ -79,8 +80,24 @@ graphviz:
 test: venv graphviz
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
-demo: venv
+demo: bench-extra
 	@$(PY) examples/logistic_regression.py $(DEMO_ARGS)
+	$(PY) -m benchmarks run --suite quick --out bench-results/quick $(BENCH_ARGS)
+
+# The bench extra (peers and matplotlib), installed once per pyproject.toml change.
+bench-extra: venv
+	@if [ ! -f $(VENV)/.eggflow-bench ] || [ pyproject.toml -nt $(VENV)/.eggflow-bench ]; then
+	  echo "installing the bench extra (numexpr, pytensor, jax, matplotlib)"
+	  if $(PY) -m pip install -q --disable-pip-version-check -e '.[bench]'; then
+	    touch $(VENV)/.eggflow-bench
+	  else
+	    echo "note: the bench extra did not install; the missing peers are reported as skipped"
+	  fi
+	fi
+
+bench: bench-extra
+	@$(PY) -m benchmarks run --suite full --out bench-results/full --draw attention \
+	  --draw stable_sigmoid_xent $(BENCH_ARGS)
 
 clean:
 	@rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis eggflow.pydotprint.*

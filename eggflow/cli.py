@@ -1,4 +1,5 @@
-"""The ``eggflow`` command (console script): ``eggflow --version``, ``eggflow info``."""
+"""The ``eggflow`` command (console script): ``eggflow --version``, ``eggflow info``,
+``eggflow bench ...`` (the benchmark harness, benchmarks/cli.py)."""
 
 from __future__ import annotations
 
@@ -67,6 +68,13 @@ def main(argv=None) -> int:
     parser.add_argument("--version", action="version", version=f"eggflow {eggflow.__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("info", help="versions, configuration flags (EGGFLOW_FLAGS), graphviz")
+    commands.add_parser("bench", help="the benchmark harness (eggflow bench --help)",
+                        add_help=False)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:
+        from eggflow.benchmarks.cli import main as bench
+
+        return bench(argv[1:])
     args = parser.parse_args(argv)
     if args.command == "info":
         info()

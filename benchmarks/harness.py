@@ -1,0 +1,282 @@
+"""The benchmark harness: workloads x configurations (and peers), one row of metrics each.
+
+    rows = run(workloads=["softmax_xent"], configs=["default", "unoptimized"],
+               peers=["numpy", "jax"], suite="quick")
+
+A row is plain data (DESIGN's schema, ``ROW_KEYS``): what the e-graph did, what was extracted
+(ops, kernels, FLOPs, bytes, model cost), compile seconds per stage, runtime (warm-up, then the
+median, min and max of ``repeats`` calls), peak memory of one call (tracemalloc), and the
+largest error against the workload's accurate reference. A metric of a stage that does not
+exist yet (lowering, C compile, fused kernels before the C backend) is None, never made up.
+Peers are timed in the same run, so ratios are meaningful on a noisy machine.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import os
+import platform
+import statistics
+import time
+import tracemalloc
+from dataclasses import dataclass, field
+
+import numpy as np
+
+import eggflow as ef
+from eggflow.frontend.graph import toposort
+
+from . import workloads as W
+
+SCHEMA = 1
+ROW_KEYS = ("workload", "size", "config", "backend", "peer", "status", "reason", "egraph",
+            "extracted", "compile_seconds", "runtime", "peak_memory", "max_error")
+
+
+@dataclass(frozen=True)
+class Config:
+    """A named optimizer setting: what ``ef.Mode`` gets, and the backend."""
+
+    name: str
+    optimizer: str | None = "egraph"  # None: no e-graph (FAST_COMPILE)
+    rules: tuple = ("default",)
+    excluding: tuple = ()
+    extractor: str | None = None
+    cost: str = "cpu"  # "cpu" (CostModel) or "nodes" (NodeCountCost)
+    budget: dict = field(default=None, hash=False)
+    backend: str = "numpy"
+    doc: str = ""
+
+    def mode(self) -> ef.Mode:
+        from eggflow.egraph_rules.cost import CostModel, NodeCountCost
+
+        cost = NodeCountCost() if self.cost == "nodes" else CostModel()
+        return ef.Mode(optimizer=self.optimizer, backend=self.backend, rules=self.rules,
+                       excluding=self.excluding, cost=cost, extractor=self.extractor,
+                       budget=self.budget, name=self.name)
+
+
+CONFIGS = {c.name: c for c in [
+    Config("default", doc="FAST_RUN: every rule family, greedy+ls, the CPU cost model"),
+    Config("unoptimized", optimizer=None, doc="FAST_COMPILE: no e-graph"),
+    Config("no-stability", excluding=("stability",), doc="algebraic rules only"),
+    Config("no-algebraic", excluding=("algebraic",), doc="stability rules only"),
+    Config("no-finite", excluding=("finite",), doc="without rules assuming finite values"),
+    Config("tree", extractor="tree", doc="tree extraction (shared subterms paid per use)"),
+    Config("greedy", extractor="greedy", doc="greedy-DAG extraction without local search"),
+    Config("ilp", extractor="ilp", doc="exact ILP extraction (small e-graphs)"),
+    Config("nodecount", cost="nodes", doc="cost = number of ops"),
+    Config("budget-3", budget={"iterations": 3}, doc="3 iterations of saturation"),
+    Config("c", backend="c", doc="generated C (issue 5)"),
+    Config("cuda", backend="cuda", doc="generated CUDA (issue 7)"),
+]}
+
+SUITES = {
+    # (workloads (None = all but the large ones), configs, peers, repeats)
+    "quick": (["seeds", "logreg_train", "mlp_train", "softmax_xent", "layernorm", "attention",
+               "matrix_chain_3", "stable_logsumexp", "stable_sigmoid_xent",
+               "elementwise_chain", "random_dag"],
+              ["default", "unoptimized"], ["numpy", "numexpr", "jax"], 5),
+    "full": (None, ["default", "unoptimized", "no-stability", "tree", "greedy", "nodecount",
+                    "c", "cuda"], ["numpy", "numexpr", "pytensor", "jax"], 20),
+}
+
+_BACKEND_MODULES = {"numpy": "eggflow.backends.numpy_backend", "c": "eggflow.backends.c_backend",
+                    "cuda": "eggflow.backends.cuda_backend"}
+
+
+def backend_available(name: str) -> tuple:
+    module = _BACKEND_MODULES.get(name)
+    if module and importlib.util.find_spec(module) is not None:
+        return True, ""
+    return False, f"backend {name!r} is not built yet ({module} does not exist)"
+
+
+def _row(workload, size, config, backend, peer=None, **metrics) -> dict:
+    row = dict.fromkeys(ROW_KEYS)
+    row.update(workload=workload, size=size, config=config, backend=backend, peer=peer,
+               status="ok")
+    row.update(metrics)
+    return row
+
+
+# -- metrics -----------------------------------------------------------------------------------
+def time_calls(fn, args, repeats: int, warmup: int = 1, max_seconds: float = 10.0) -> dict:
+    """Warm-up calls, then up to ``repeats`` timed calls (fewer if they pass max_seconds)."""
+    for _ in range(warmup):
+        fn(*args)
+    times, started = [], time.perf_counter()
+    for _ in range(max(repeats, 1)):
+        t = time.perf_counter()
+        fn(*args)
+        times.append(time.perf_counter() - t)
+        if time.perf_counter() - started > max_seconds:
+            break
+    return {"median": statistics.median(times), "min": min(times), "max": max(times),
+            "repeats": len(times)}
+
+
+def peak_memory(fn, args) -> int:
+    """Peak bytes traced (NumPy reports its buffers to tracemalloc) during one call."""
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        fn(*args)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def max_error(got, want) -> float | None:
+    """The largest error over all outputs: relative to max(|want|, 1), where the reference is
+    finite; an output that is not finite where the reference is counts as inf."""
+    if want is None:
+        return None
+    worst = 0.0
+    for g, w in zip(got, want):
+        g = np.asarray(g, dtype=np.float64)
+        w = np.asarray(w, dtype=np.float64)
+        g = np.broadcast_to(g, w.shape) if g.shape != w.shape and g.size == 1 else g
+        if g.shape != w.shape:
+            return math.inf
+        ok = np.isfinite(w)
+        if not ok.any():
+            continue
+        gv, wv = g[ok], w[ok]
+        if not np.all(np.isfinite(gv)):
+            return math.inf
+        worst = max(worst, float(np.max(np.abs(gv - wv) / np.maximum(np.abs(wv), 1.0))))
+    return worst
+
+
+def graph_stats(outputs) -> dict:
+    """Ops, kernels, FLOPs, bytes moved and model cost of a graph under the CPU cost model.
+    ``kernels`` is None until a backend fuses (each op is its own loop on the reference)."""
+    from eggflow.egraph_rules.cost import FREE, CostModel
+    from eggflow.optimize import graph_cost
+
+    model = CostModel()
+    ops = [n for n in toposort(outputs) if n.inputs and n.op != "map_index"]
+    flops = moved = 0.0
+    for n in ops:
+        ins = [i.type for i in n.inputs]
+        if n.op in FREE:
+            continue
+        flops += model.flops(n.op, ins, n.type)
+        moved += sum(model.size(t) * model.itemsize(t) for t in ins) + \
+            model.size(n.type) * model.itemsize(n.type)
+    return {"ops": len(ops), "kernels": None, "flops": flops, "bytes": moved,
+            "cost": graph_cost(outputs, model)}
+
+
+# -- running ------------------------------------------------------------------------------------
+def run_config(wl, size: int, config: Config, repeats: int, reference) -> dict:
+    ok, why = backend_available(config.backend)
+    if not ok:
+        return _row(wl.name, size, config.name, config.backend, status="skipped", reason=why)
+    started = time.perf_counter()
+    f = ef.function(wl.inputs, wl.outputs, mode=config.mode())
+    total = time.perf_counter() - started
+    rep = f.report.optimization
+    compile_seconds = {"total": total, "encode": None, "main": None, "extract": None,
+                       "decode": None, "lower": None, "c_compile": None}
+    egraph = None
+    if rep is not None:
+        compile_seconds.update(rep.seconds)
+        egraph = {"eclasses": sum(p.eclasses for p in rep.phases),
+                  "enodes": sum(p.enodes for p in rep.phases),
+                  "iterations": sum(p.iterations for p in rep.phases),
+                  "stop_reasons": [p.stop_reason for p in rep.phases],
+                  "fallback": rep.fallback}
+    values = list(wl.values)
+    with np.errstate(all="ignore"):
+        got = f(*values)
+        got = got if isinstance(got, list) else [got]
+        runtime = time_calls(f, values, repeats)
+        peak = peak_memory(f, values)
+    return _row(wl.name, size, config.name, config.backend, egraph=egraph,
+                extracted=graph_stats(f.optimized_outputs), compile_seconds=compile_seconds,
+                runtime=runtime, peak_memory=peak, max_error=max_error(got, reference))
+
+
+def run_peer(wl, size: int, name: str, repeats: int, reference) -> dict:
+    from . import peers as P
+
+    peer = P.PEERS[name]
+    ok, info = peer.available()
+    if not ok:
+        return _row(wl.name, size, "peer", None, name, status="skipped", reason=info)
+    started = time.perf_counter()
+    fn = peer.prepare(wl)
+    if fn is None:
+        return _row(wl.name, size, "peer", None, name, status="skipped",
+                    reason=getattr(peer, "last_reason", "not runnable"))
+    values = list(wl.values)
+    with np.errstate(all="ignore"):
+        got = fn(*values)  # the first call compiles (jit, C): part of compile time
+        compile_seconds = {"total": time.perf_counter() - started}
+        runtime = time_calls(fn, values, repeats)
+        peak = peak_memory(fn, values)
+    return _row(wl.name, size, "peer", None, name, compile_seconds=compile_seconds,
+                runtime=runtime, peak_memory=peak, max_error=max_error(got, reference))
+
+
+def run(workloads=None, configs=None, peers=None, suite="quick", sizes=None, seed=0,
+        repeats=None, progress=None) -> list:
+    """Rows for every (workload, configuration) and (workload, peer). ``sizes``: workload ->
+    size overriding the suite's; ``progress(done, total, label)`` is told as rows finish."""
+    s_workloads, s_configs, s_peers, s_repeats = SUITES[suite]
+    names = workloads or s_workloads or [n for n in W.names() if "large" not in W.get(n).tags]
+    configs = [CONFIGS[c] if isinstance(c, str) else c for c in (configs or s_configs)]
+    peers = s_peers if peers is None else peers
+    repeats = repeats or s_repeats
+    total = len(names) * (len(configs) + len(peers))
+    rows = []
+    for name in names:
+        spec = W.get(name)
+        size = (sizes or {}).get(name) or spec.sizes.get(suite) or next(iter(spec.sizes.values()))
+        wl = spec.build(size, seed)
+        with np.errstate(all="ignore"):
+            reference = wl.reference(*wl.values) if wl.reference else None
+        jobs = [(c.name, run_config, c) for c in configs] + [(p, run_peer, p) for p in peers]
+        for label, job, what in jobs:
+            try:
+                row = job(wl, size, what, repeats, reference)
+            except Exception as exc:  # noqa: BLE001 - a failing case is a row, not a crash
+                row = _row(name, size, label if label in CONFIGS else "peer", None,
+                           None if label in CONFIGS else label, status="error",
+                           reason=f"{type(exc).__name__}: {exc}")
+            rows.append(row)
+            if progress:
+                progress(len(rows), total, f"{name} / {label}")
+    return rows
+
+
+# -- the JSON document ---------------------------------------------------------------------------
+def machine() -> dict:
+    """Machine facts, versions, BLAS and thread settings: what makes two runs comparable."""
+    from . import peers as P
+
+    try:
+        blas = {k: v for k, v in np.show_config(mode="dicts").get("Build Dependencies",
+                                                                   {}).items()
+                if k in ("blas", "lapack")}
+    except Exception:  # noqa: BLE001 - older numpy
+        blas = None
+    try:
+        mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        mem = None
+    threads = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                              "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+                                              "XLA_FLAGS")}
+    return {"platform": platform.platform(), "machine": platform.machine(),
+            "processor": platform.processor(), "cpus": os.cpu_count(), "memory_bytes": mem,
+            "python": platform.python_version(), "numpy": np.__version__,
+            "eggflow": ef.__version__, "peers": P.versions(), "blas": blas, "threads": threads}
+
+
+def document(rows, suite: str) -> dict:
+    return {"schema": SCHEMA, "suite": suite, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "machine": machine(), "rows": rows}

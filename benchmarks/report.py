@@ -1,0 +1,198 @@
+"""Presenting benchmark rows: a table, a markdown report, plots, drawings, and comparing runs."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+COLUMNS = ("workload", "size", "run", "median ms", "vs numpy", "max error", "model cost",
+           "e-nodes", "stop", "compile s", "status")
+
+
+def _run_name(row) -> str:
+    return f"peer {row['peer']}" if row["peer"] else f"{row['config']} ({row['backend']})"
+
+
+def _fmt(v, spec="{:.3g}") -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float) and math.isinf(v):
+        return "inf"
+    return spec.format(v)
+
+
+def table_rows(rows) -> list:
+    """One list of strings per row, in ``COLUMNS`` order; 'vs numpy' is the NumPy peer's
+    median time over this row's (> 1: faster than NumPy)."""
+    numpy_time = {(r["workload"], r["size"]): r["runtime"]["median"] for r in rows
+                  if r["peer"] == "numpy" and r["runtime"]}
+    out = []
+    for r in rows:
+        rt = r["runtime"]["median"] if r["runtime"] else None
+        base = numpy_time.get((r["workload"], r["size"]))
+        eg = r["egraph"] or {}
+        ex = r["extracted"] or {}
+        cs = r["compile_seconds"] or {}
+        status = r["status"] if r["status"] == "ok" else f"{r['status']}: {r['reason']}"
+        out.append([r["workload"], str(r["size"]), _run_name(r), _fmt(rt and rt * 1e3),
+                    _fmt(base / rt if base and rt else None, "{:.2f}x"),
+                    _fmt(r["max_error"], "{:.1e}"), _fmt(ex.get("cost")),
+                    _fmt(eg.get("enodes"), "{}"), ",".join(eg.get("stop_reasons") or []) or "-",
+                    _fmt(cs.get("total"), "{:.3f}"), status[:60]])
+    return out
+
+
+def print_table(rows, console=None, title="eggflow benchmarks"):
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=title)
+    for c in COLUMNS:
+        t.add_column(c, justify="right" if c not in ("workload", "run", "stop", "status")
+                     else "left")
+    for cells in table_rows(rows):
+        t.add_row(*cells)
+    (console or Console()).print(t)
+
+
+def markdown(doc) -> str:
+    m = doc["machine"]
+    lines = [f"# eggflow benchmarks ({doc['suite']} suite, {doc['created']})", "",
+             f"Machine: {m['platform']}, {m['cpus']} CPUs, Python {m['python']}, "
+             f"NumPy {m['numpy']}, eggflow {m['eggflow']}; peers: "
+             + ", ".join(f"{k} {v or 'missing'}" for k, v in (m.get("peers") or {}).items()),
+             "", "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(c.replace("|", "/") for c in cells) + " |"
+              for cells in table_rows(doc["rows"])]
+    return "\n".join(lines) + "\n"
+
+
+# -- plots ---------------------------------------------------------------------------------------
+def plots(doc, out: Path) -> list:
+    """Speedup bars per workload, optimization time vs graph size, model cost vs measured time
+    (PNG files in ``out``); returns their paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    rows = [r for r in doc["rows"] if r["status"] == "ok" and r["runtime"]]
+    paths = []
+    numpy_time = {r["workload"]: r["runtime"]["median"] for r in rows if r["peer"] == "numpy"}
+    runs = sorted({_run_name(r) for r in rows if r["peer"] != "numpy"})
+    wls = sorted(w for w in {r["workload"] for r in rows} if w in numpy_time)
+    if wls and runs:
+        fig, ax = plt.subplots(figsize=(max(6, len(wls) * 0.9), 4))
+        width = 0.8 / len(runs)
+        for k, run in enumerate(runs):
+            ys = [next((numpy_time[w] / r["runtime"]["median"] for r in rows
+                        if r["workload"] == w and _run_name(r) == run), 0) for w in wls]
+            ax.bar([i + k * width for i in range(len(wls))], ys, width, label=run)
+        ax.axhline(1.0, color="k", lw=0.8)
+        ax.set_xticks([i + 0.4 - width / 2 for i in range(len(wls))], wls, rotation=40,
+                      ha="right")
+        ax.set_ylabel("speedup over NumPy (x)")
+        ax.legend(fontsize="small")
+        fig.tight_layout()
+        paths.append(out / "speedup.png")
+        fig.savefig(paths[-1])
+        plt.close(fig)
+    dags = [r for r in rows if r["workload"].startswith("random_dag") and r["egraph"]
+            and r["compile_seconds"]]
+    if dags:
+        fig, ax = plt.subplots(figsize=(5, 4))
+        for cfg in sorted({r["config"] for r in dags}):
+            pts = sorted((r["size"], r["compile_seconds"]["total"]) for r in dags
+                         if r["config"] == cfg)
+            ax.plot(*zip(*pts), marker="o", label=cfg)
+        ax.set(xscale="log", yscale="log", xlabel="graph size (nodes)",
+               ylabel="compile (optimization) seconds")
+        ax.legend(fontsize="small")
+        fig.tight_layout()
+        paths.append(out / "optimization_time.png")
+        fig.savefig(paths[-1])
+        plt.close(fig)
+    est = [(r["extracted"]["cost"], r["runtime"]["median"]) for r in rows
+           if r["extracted"] and r["extracted"].get("cost")]
+    if est:
+        fig, ax = plt.subplots(figsize=(5, 4))
+        ax.scatter(*zip(*est))
+        ax.set(xscale="log", yscale="log", xlabel="cost model estimate (ns)",
+               ylabel="measured median (s)")
+        fig.tight_layout()
+        paths.append(out / "cost_vs_time.png")
+        fig.savefig(paths[-1])
+        plt.close(fig)
+    return paths
+
+
+def drawings(workload, out: Path, config=None) -> Path:
+    """The graph before and after extraction, drawn with pydotprint, side by side in one
+    markdown file (``<name>.md`` next to ``<name>-before.*`` and ``<name>-after.*``)."""
+    import warnings
+
+    import eggflow as ef
+
+    out.mkdir(parents=True, exist_ok=True)
+    res = ef.optimize(workload.outputs, **({} if config is None else config))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # no graphviz: .dot files instead of pictures
+        before = ef.printing.pydotprint(workload.outputs, outfile=str(out / f"{workload.name}"
+                                                                       "-before.png"))
+        after = ef.printing.pydotprint(res.outputs, outfile=str(out / f"{workload.name}"
+                                                                  "-after.png"))
+    md = out / f"{workload.name}.md"
+    md.write_text(f"# {workload.name}: before and after extraction\n\n| before | after |\n"
+                  f"|---|---|\n| ![]({Path(before).name}) | ![]({Path(after).name}) |\n\n"
+                  f"```\n{res.report}\n```\n")
+    return md
+
+
+# -- comparing two runs ----------------------------------------------------------------------------
+def _key(r):
+    return (r["workload"], r["size"], r["config"], r["backend"], r["peer"])
+
+
+def compare(a: dict, b: dict, threshold: float = 0.10) -> list:
+    """Rows present in both runs: (key, time a, time b, ratio b/a, flags). Flags: 'slower' when
+    b's median is more than ``threshold`` above a's, 'less accurate' when the error grew ten-
+    fold (and above 1e-12), 'costlier' when the model cost grew, 'failed' when b is not ok."""
+    old = {_key(r): r for r in a["rows"]}
+    out = []
+    for r in b["rows"]:
+        p = old.get(_key(r))
+        if p is None:
+            continue
+        ta = p["runtime"]["median"] if p["runtime"] else None
+        tb = r["runtime"]["median"] if r["runtime"] else None
+        ratio = tb / ta if ta and tb else None
+        flags = []
+        if ratio is not None and ratio > 1 + threshold:
+            flags.append("slower")
+        ea, eb = p["max_error"], r["max_error"]
+        if ea is not None and eb is not None and eb > max(10 * ea, 1e-12):
+            flags.append("less accurate")
+        ca = (p["extracted"] or {}).get("cost")
+        cb = (r["extracted"] or {}).get("cost")
+        if ca is not None and cb is not None and cb > ca * (1 + 1e-9):
+            flags.append("costlier")
+        if p["status"] == "ok" and r["status"] != "ok":
+            flags.append("failed")
+        out.append((_key(r), ta, tb, ratio, flags))
+    return out
+
+
+def print_compare(result, console=None):
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title="comparison (b / a)")
+    for c in ("workload", "size", "run", "a ms", "b ms", "b/a", "flags"):
+        t.add_column(c)
+    for (wl, size, cfg, backend, peer), ta, tb, ratio, flags in result:
+        run = f"peer {peer}" if peer else f"{cfg} ({backend})"
+        t.add_row(wl, str(size), run, _fmt(ta and ta * 1e3), _fmt(tb and tb * 1e3),
+                  _fmt(ratio, "{:.2f}"), ", ".join(flags) or "ok",
+                  style="red" if flags else None)
+    (console or Console()).print(t)
