@@ -21,7 +21,7 @@ def _run(args) -> int:
     from rich.console import Console
     from rich.progress import Progress
 
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 200)  # files: no wrapping
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("benchmarks", total=None)
 

@@ -228,7 +228,8 @@ def run(workloads=None, configs=None, peers=None, suite="quick", sizes=None, see
     size overriding the suite's; ``progress(done, total, label)`` is told as rows finish."""
     s_workloads, s_configs, s_peers, s_repeats = SUITES[suite]
     names = workloads or s_workloads or [n for n in W.names() if "large" not in W.get(n).tags]
-    configs = [CONFIGS[c] if isinstance(c, str) else c for c in (configs or s_configs)]
+    configs = [CONFIGS[c] if isinstance(c, str) else c
+               for c in (s_configs if configs is None else configs)]
     peers = s_peers if peers is None else peers
     repeats = repeats or s_repeats
     total = len(names) * (len(configs) + len(peers))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import eggflow.frontend.tensor as T
 
 from .dsl import (RuleSet, const, fact, has_ndim, is_float, op, param, positive, rewrite,
-                  same_dtype, value)
+                  value)
 from .dsl import vars as pvars
 
 x, y, t = pvars("x y t")
@@ -65,10 +65,6 @@ R = [
     rewrite("softmax-vector", T.exp(v) / op("sum", T.exp(v), axis=(0,)),
             op("softmax", v, axis=(0,)), when=[has_ndim(v, 1), is_float(v)], assumes=("finite",),
             subsume=True),
-    # t softplus(-z) + (1 - t) softplus(z) = softplus(z) - t z: the logistic cross-entropy
-    # from its logits (what -t log(sigmoid(z)) - (1 - t) log(1 - sigmoid(z)) becomes)
-    rewrite("xent-logits", t * T.softplus(-x) + (1 - t) * T.softplus(x), T.softplus(x) - t * x,
-            when=[is_float(x), same_dtype(t, x)], assumes=("finite",), subsume=True),
     # log(exp(x)) = x
     rewrite("log-exp", T.log(T.exp(x)), x, when=is_float(x), subsume=True),
     # exp(log(x)) = x where x > 0 is proven

@@ -87,3 +87,14 @@ def test_check_is_reproducible():
 def test_check_rejects_non_rules():
     with pytest.raises(TypeError, match="rules or rule sets"):
         rules.check([42])
+
+
+def test_stability_rule_that_cancels_is_caught():
+    # t softplus(-z) + (1 - t) softplus(z) = softplus(z) - t z is an identity, but the right
+    # side cancels at t = 1, z = 20 (relative error 3e-8 where the left side is exact)
+    t = rules.vars("t")[0]
+    r = rules.RuleSet("s", family="stability", rules=[rules.rewrite(
+        "xent-cancels", t * T.softplus(-x) + (1 - t) * T.softplus(x), T.softplus(x) - t * x,
+        when=[rules.is_float(x), rules.same_dtype(t, x)], assumes=("finite",))])
+    res = rules.check(r, n_trials=400)
+    assert not res.ok and "xent-cancels" in res.message

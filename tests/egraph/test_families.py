@@ -86,10 +86,12 @@ STABILITY = [
     ("exp-log-proven", T.exp(T.log(T.exp(x))), lambda o: o == ["exp"], "exp(x)"),
     ("log-add-exp", T.log(T.exp(x) + T.exp(y)), lambda o: "log" not in o and "exp" not in o,
      "max + log1p(exp(-|x - y|)) (or its softplus form)"),
+    # the logits form y softplus(-x) + (1 - y) softplus(x): no cancellation (softplus(x) - y x
+    # would cancel at y = 1, x = 30)
     ("xent-logits", -y * T.log(T.sigmoid(x)) - (1 - y) * T.log(1 - T.sigmoid(x)),
-     lambda o: "log" not in o and o.count("softplus") == 1, "softplus(x) - y * x"),
+     lambda o: "log" not in o and o.count("softplus") == 2, "softplus form"),
     ("xent-nnet", T.nnet.binary_crossentropy(T.nnet.sigmoid(x), y),
-     lambda o: "log" not in o and o.count("softplus") == 1, "softplus(x) - y * x"),
+     lambda o: "log" not in o and o.count("softplus") == 2, "softplus form"),
     ("xent-explicit-sigmoid", -y * T.log(1 / (1 + T.exp(-x))) - (1 - y) * T.log(
         1 - 1 / (1 + T.exp(-x))), lambda o: "log" not in o and "exp" not in o,
      "softplus form"),
@@ -161,15 +163,17 @@ def test_logistic_cross_entropy_and_gradient_are_finite_and_accurate():
     cost = xent.sum()
     gz = T.grad(cost, z)
     f = ef.function([z, t], [xent, cost, gz])
-    zv = np.array([1000.0, -1000.0, 1000.0, -1000.0, 3.0, -0.5, 40.0])
-    tv = np.array([1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.3])
+    zv = np.array([1000.0, -1000.0, 1000.0, -1000.0, 3.0, -0.5, 40.0, 30.0])
+    tv = np.array([1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.3, 1.0])  # the last: no cancellation
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no overflow / divide-by-zero on the way
         xv, cv, gv = f(zv, tv)
-    want = np.logaddexp(0, zv) - tv * zv  # softplus(z) - t z, float64 reference
+    want = tv * np.logaddexp(0, -zv) + (1 - tv) * np.logaddexp(0, zv)  # float64, no cancelling
     np.testing.assert_allclose(xv, want, rtol=1e-13)
     np.testing.assert_allclose(cv, want.sum(), rtol=1e-13)
-    np.testing.assert_allclose(gv, scipy.special.expit(zv) - tv, rtol=1e-13, atol=1e-300)
+    # d/dz = sigmoid(z) - t, written without cancelling: (1 - t) sigmoid(z) - t sigmoid(-z)
+    want_g = (1 - tv) * scipy.special.expit(zv) - tv * scipy.special.expit(-zv)
+    np.testing.assert_allclose(gv, want_g, rtol=1e-13, atol=1e-300)
 
 
 def test_seed_logistic_regression_training_step_stays_finite():
@@ -186,8 +190,9 @@ def test_seed_logistic_regression_training_step_stays_finite():
     data = np.array([[10.0, 0, 0], [-10.0, 0, 0], [3.3, 0, 0]])
     c = train(data, np.array([0.0, 1.0, 1.0]))
     assert np.isfinite(c) and np.all(np.isfinite(w.get_value()))
-    logits = data @ np.full(3, 100.0)
-    want = np.mean(np.logaddexp(0, logits) - np.array([0.0, 1.0, 1.0]) * logits) + 0.01 * 3e4
+    logits, labels = data @ np.full(3, 100.0), np.array([0.0, 1.0, 1.0])
+    xent = labels * np.logaddexp(0, -logits) + (1 - labels) * np.logaddexp(0, logits)
+    want = np.mean(xent) + 0.01 * 3e4
     np.testing.assert_allclose(c, want, rtol=1e-12)
 
 
