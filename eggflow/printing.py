@@ -85,8 +85,10 @@ def _roots(obj) -> tuple[list, list]:
     """(outputs, updates) of a Function, a variable, or a list/tuple of variables."""
     from .function import Function
 
-    if isinstance(obj, Function):
-        return list(obj.outputs), list(obj.updates)
+    if isinstance(obj, Function):  # the graph that runs (optimized), as Theano prints it
+        run = list(obj.optimized_outputs)
+        n = len(obj.outputs)
+        return run[:n], [(var, value) for (var, _), value in zip(obj.updates, run[n:])]
     if isinstance(obj, Node):
         return [obj], []
     if isinstance(obj, (list, tuple)) and all(isinstance(o, Node) for o in obj):

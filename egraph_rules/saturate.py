@@ -92,7 +92,7 @@ def _saturate(program: str, ctors: list, budget: dict, name: str, limited: dict)
         record.iterations += 1
         for report in reports:
             for rule, n in report.num_matches_per_rule.items():
-                if n and not rule.startswith("type-"):
+                if n and not rule.startswith(("type-", "bpat-")):  # type facts, not rewrites
                     record.rules_fired[rule] = record.rules_fired.get(rule, 0) + n
         record.enodes = _size(egraph, ctors)
         elapsed = time.perf_counter() - started

@@ -69,7 +69,8 @@ def test_function_outputs_then_updates():
     b = ef.shared(0.0, name="b")
     cost = ((x * w).sum() + b) ** 2
     gw, gb = ef.grad(cost, [w, b])
-    f = ef.function([x], cost, updates=[(w, w - 0.1 * gw), (b, b - 0.1 * gb)])
+    f = ef.function([x], cost, updates=[(w, w - 0.1 * gw), (b, b - 0.1 * gb)],
+                    mode="FAST_COMPILE")
     text = debugprint(f, file="str")
     out = lines(text)
     assert out[0].startswith("pow [id A] <Tensor(float64, ())>")
@@ -238,3 +239,10 @@ def test_dot_fallback_without_graphviz(tmp_path, monkeypatch, recwarn):
     assert path == str(tmp_path / "graph.dot")
     assert not out.exists()
     assert Path(path).read_text().startswith("digraph")
+
+
+def test_function_prints_the_graph_that_runs():
+    x = T.dvector("x")
+    f = ef.function([x], T.log(1 + T.exp(x)))  # FAST_RUN: the optimizer makes it softplus
+    text = debugprint(f, file="str")
+    assert text.startswith("softplus [id A]") and "log" not in text
