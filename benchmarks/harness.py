@@ -73,12 +73,12 @@ CONFIGS = {c.name: c for c in [
 ]}
 
 SUITES = {
-    # (workloads (None = all but the large ones), configs, peers, repeats)
+    # (workloads ("all": every registered one), configs, peers, repeats)
     "quick": (["seeds", "logreg_train", "mlp_train", "softmax_xent", "layernorm", "attention",
                "matrix_chain_3", "stable_logsumexp", "stable_sigmoid_xent",
                "elementwise_chain", "random_dag"],
               ["default", "unoptimized"], ["numpy", "numexpr", "jax"], 5),
-    "full": (None, ["default", "unoptimized", "no-stability", "tree", "greedy", "nodecount",
+    "full": ("all", ["default", "unoptimized", "no-stability", "tree", "greedy", "nodecount",
                     "c", "cuda"], ["numpy", "numexpr", "pytensor", "jax"], 20),
 }
 
@@ -227,16 +227,19 @@ def run(workloads=None, configs=None, peers=None, suite="quick", sizes=None, see
     """Rows for every (workload, configuration) and (workload, peer). ``sizes``: workload ->
     size overriding the suite's; ``progress(done, total, label)`` is told as rows finish."""
     s_workloads, s_configs, s_peers, s_repeats = SUITES[suite]
-    names = workloads or s_workloads or [n for n in W.names() if "large" not in W.get(n).tags]
+    names = workloads or (W.names() if s_workloads == "all" else s_workloads)
     configs = [CONFIGS[c] if isinstance(c, str) else c
                for c in (s_configs if configs is None else configs)]
     peers = s_peers if peers is None else peers
     repeats = repeats or s_repeats
-    total = len(names) * (len(configs) + len(peers))
     rows = []
-    for name in names:
+    cases = []
+    for name in names:  # a suite's size may be a list: one case per size
         spec = W.get(name)
         size = (sizes or {}).get(name) or spec.sizes.get(suite) or next(iter(spec.sizes.values()))
+        cases += [(name, spec, s) for s in (size if isinstance(size, (list, tuple)) else [size])]
+    total = len(cases) * (len(configs) + len(peers))
+    for name, spec, size in cases:
         wl = spec.build(size, seed)
         with np.errstate(all="ignore"):
             reference = wl.reference(*wl.values) if wl.reference else None

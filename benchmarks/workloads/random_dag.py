@@ -114,7 +114,7 @@ def _build(name: str, size: int, seed: int, tags: tuple) -> Workload:
                           "peer (float64; every value stays in [-1, 1])")
 
 
-@register("random_dag", sizes={"quick": 100, "full": 1000}, tags=("dag",))
+@register("random_dag", sizes={"quick": 100, "full": [100, 1000]}, tags=("dag",))
 def build(size: int, seed: int) -> Workload:
     """A random DAG of size elementwise nodes on vectors (256,) and matrices (32, 256)."""
     return _build("random_dag", size, seed, ("dag",))
