@@ -27,6 +27,8 @@ def _run(args) -> int:
 
         def progress(done, total, label):
             bar.update(task, completed=done, total=total, description=label)
+            if not console.is_terminal:  # logs: one line per finished row
+                print(f"[{done}/{total}] {label}", file=sys.stderr, flush=True)
 
         rows = harness.run(args.workload, args.config, args.peer, args.suite, seed=args.seed,
                            repeats=args.repeats, progress=progress)
