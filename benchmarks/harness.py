@@ -200,9 +200,18 @@ def run_config(wl, size: int, config: Config, repeats: int, reference) -> dict:
                 runtime=runtime, peak_memory=peak, max_error=max_error(got, reference))
 
 
-def run_peer(wl, size: int, name: str, repeats: int, reference) -> dict:
+# peers that compile the whole graph (Numba, XLA) take minutes on the "large" workloads: a suite
+# skips them there (say it in the row); name the workload and the peer explicitly to run it
+HEAVY_PEERS = ("pytensor", "jax")
+
+
+def run_peer(wl, size: int, name: str, repeats: int, reference, explicit=False) -> dict:
     from . import peers as P
 
+    if name in HEAVY_PEERS and "large" in wl.tags and not explicit:
+        return _row(wl.name, size, "peer", None, name, status="skipped",
+                    reason=f"{name} compiles the whole {wl.name} graph: minutes; run it with "
+                           f"-w {wl.name} -p {name}")
     peer = P.PEERS[name]
     ok, info = peer.available()
     if not ok:
@@ -246,7 +255,10 @@ def run(workloads=None, configs=None, peers=None, suite="quick", sizes=None, see
         jobs = [(c.name, run_config, c) for c in configs] + [(p, run_peer, p) for p in peers]
         for label, job, what in jobs:
             try:
-                row = job(wl, size, what, repeats, reference)
+                if job is run_peer:
+                    row = run_peer(wl, size, what, repeats, reference, explicit=bool(workloads))
+                else:
+                    row = run_config(wl, size, what, repeats, reference)
             except Exception as exc:  # noqa: BLE001 - a failing case is a row, not a crash
                 row = _row(name, size, label if label in CONFIGS else "peer", None,
                            None if label in CONFIGS else label, status="error",

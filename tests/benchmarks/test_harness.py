@@ -137,3 +137,11 @@ def test_eggflow_console_script_forwards_bench(capsys):
 
     assert main(["bench", "list"]) == 0
     assert "workloads:" in capsys.readouterr().out
+
+
+def test_heavy_peers_skip_large_workloads_unless_named(tiny):
+    wl = W.get(tiny).build(8, 0)
+    wl.tags = ("large",)
+    row = harness.run_peer(wl, 8, "jax", 1, None)
+    assert row["status"] == "skipped" and "-w tiny_softplus -p jax" in row["reason"]
+    assert harness.run_peer(wl, 8, "numpy", 1, None)["status"] == "ok"
