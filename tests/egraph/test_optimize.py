@@ -164,3 +164,19 @@ def test_export_json_is_egraph_serialize_with_costs(tmp_path):
         assert all(c in nodes for c in nd["children"]), (nid, nd)
     ops = {nd["op"]: nd["cost"] for nd in nodes.values()}
     assert ops["Softplus"] < 1e30 and ops["Log1p"] == 1e30  # log1p(exp) is subsumed
+
+
+def test_script_without_main_guard_is_optimized(tmp_path):
+    """The e-graph worker is a plain subprocess: a user's script without
+    ``if __name__ == '__main__'`` is not re-run in it (multiprocessing's spawn would)."""
+    script = tmp_path / "model.py"
+    script.write_text(
+        "import warnings\nwarnings.simplefilter('error')\n"
+        "import eggflow as ef, eggflow.tensor as T\n"
+        "x = T.dvector('x')\n"
+        "f = ef.function([x], T.log(1 + T.exp(x)))\n"
+        "print('RUN', f.report.optimization.fallback, float(f([1000.0])[0]))\n")
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         timeout=120, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("RUN") == 1 and "RUN None 1000.0" in out.stdout
