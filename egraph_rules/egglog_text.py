@@ -28,6 +28,7 @@ from .egraph import EGraph, ENode
 
 SORT = "Tensor"
 RULESET = "main"
+FACTS_MARK = ";; facts\n"  # separates declarations + rules (reusable) from the graph's facts
 TABLES = f"""(function dtype ({SORT}) String :merge old)
 (function kind ({SORT}) String :merge old)
 (function ndim ({SORT}) i64 :merge old)
@@ -150,7 +151,7 @@ def encode(outputs, rules=()) -> Encoding:
         body.append(_type_facts(f"$n{k}", node))
     compiled = [compile_rule(r, decls) for r in rules]
     compiled += propagation_rules(decls)
-    text = decls.text() + "".join(compiled) + "".join(body)
+    text = decls.text() + "".join(compiled) + FACTS_MARK + "".join(body)
     return Encoding(text, order, [index[o] for o in outputs], leaves, decls.ctors,
                     dict(decls.limited))
 
