@@ -54,6 +54,11 @@ def optimize(outputs, rules=None, cost=None, extractor=None, budget=None, exclud
     outs = [as_tensor_variable(o) for o in ([outputs] if single else outputs)]
     cost_model = cost if cost is not None else CostModel()
     name = extractor or DEFAULT_EXTRACTOR
+    if isinstance(name, str) and name not in EXTRACTORS:
+        raise ValueError(f"unknown extractor {name!r}: expected one of {sorted(EXTRACTORS)} or "
+                         "a callable (egraph, roots, cost_model, class_types, node_ok) -> choice")
+    if not isinstance(name, str) and not callable(name):
+        raise TypeError(f"extractor must be a name or a callable, got {name!r}")
     extract_fn = EXTRACTORS[name] if isinstance(name, str) else name
     budget = Budget.of(budget)
     ruleset = resolve(rules, excluding)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import atexit
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 WORKER_MEMORY = int(os.environ.get("EGGFLOW_EGRAPH_MEMORY_MB", "12000")) * 2**20
 
@@ -36,6 +36,11 @@ class Budget:
         if isinstance(value, Budget):
             return value
         if isinstance(value, dict):
+            known = {f.name for f in fields(cls)}
+            unknown = sorted(set(value) - known)
+            if unknown:
+                raise ValueError(f"unknown budget field(s) {unknown}; the fields are "
+                                 f"{sorted(known)}")
             return cls(**value)
         raise TypeError(f"budget must be a Budget or a dict of its fields, got {value!r}")
 

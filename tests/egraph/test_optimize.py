@@ -180,3 +180,13 @@ def test_script_without_main_guard_is_optimized(tmp_path):
                          timeout=120, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert out.stdout.count("RUN") == 1 and "RUN None 1000.0" in out.stdout
+
+
+def test_bad_optimizer_arguments_are_clear_errors():
+    x = T.dvector("x")
+    with pytest.raises(ValueError, match="unknown extractor 'fastest'.*greedy"):
+        ef.optimize(T.exp(x), extractor="fastest")
+    with pytest.raises(ValueError, match=r"unknown budget field\(s\) \['iters'\]"):
+        ef.optimize(T.exp(x), budget={"iters": 3})
+    with pytest.raises(ValueError, match="unknown rules entry 'speed'"):
+        ef.optimize(T.exp(x), rules=["speed"])
