@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from dataclasses import replace
 
 from .frontend.graph import as_tensor_variable, toposort
 from .egraph_rules.report import OptimizationReport, OptimizationResult
@@ -62,6 +63,12 @@ def optimize(outputs, rules=None, cost=None, extractor=None, budget=None, exclud
     extract_fn = EXTRACTORS[name] if isinstance(name, str) else name
     budget = Budget.of(budget)
     ruleset = resolve(rules, excluding)
+    key = (tuple(outs), tuple(ruleset.rules), cost, name, budget)  # nodes are hash-consed
+    hit = _CACHE.get(key)
+    if hit is not None:  # the same graph under the same settings: the same result
+        _CACHE[key] = _CACHE.pop(key)  # most recently used last
+        return OptimizationResult(hit.outputs, replace(hit.report, cached=True), hit.egraph,
+                                  hit.serialized, hit.node_costs)
     report = OptimizationReport(cost_before=graph_cost(outs, cost_model),
                                 extractor=name if isinstance(name, str) else repr(name))
 
@@ -100,4 +107,14 @@ def optimize(outputs, rules=None, cost=None, extractor=None, budget=None, exclud
     if bad:  # a rule changed a type: never hand that to the user
         return fallback(f"extraction changed the type of {bad[0]} (a rule is not type-exact)")
     report.cost_after = graph_cost(new, cost_model)
-    return OptimizationResult(new, report, egraph, serialized, costs)
+    result = OptimizationResult(new, report, egraph, serialized, costs)
+    _CACHE[key] = result
+    while len(_CACHE) > CACHE_SIZE:
+        _CACHE.pop(next(iter(_CACHE)))
+    return result
+
+
+# optimize() results by (outputs, rules, cost model, extractor, budget): T.grad stabilizes the
+# same cost once per call (grad(cost, w); grad(cost, b)), and scripts rebuild the same functions
+CACHE_SIZE = 64
+_CACHE: dict = {}

@@ -15,6 +15,7 @@ class OptimizationReport:
     extract_seconds: float = 0.0
     seconds: dict = field(default_factory=dict)  # stage -> seconds (encode, main, extract, ...)
     fallback: str | None = None  # why the unoptimized graph is used, if it is
+    cached: bool = False  # this result was computed earlier for the same graph and settings
 
     def __str__(self):
         rows = ["phase       iters  e-classes   e-nodes   seconds  stop reason"]
@@ -33,6 +34,8 @@ class OptimizationReport:
             rows.append("rules fired: " + ", ".join(f"{k} x{v}" for k, v in fired))
         if self.fallback:
             rows.append(f"fallback: {self.fallback}")
+        if self.cached:
+            rows.append("(cached: computed earlier for the same graph and settings)")
         return "\n".join(rows)
 
 

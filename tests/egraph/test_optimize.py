@@ -190,3 +190,14 @@ def test_bad_optimizer_arguments_are_clear_errors():
         ef.optimize(T.exp(x), budget={"iters": 3})
     with pytest.raises(ValueError, match="unknown rules entry 'speed'"):
         ef.optimize(T.exp(x), rules=["speed"])
+
+
+def test_same_graph_and_settings_hit_the_cache():
+    x = T.dvector("x")
+    out = T.log(1 + T.exp(x)) * 3
+    first = ef.optimize(out)
+    again = ef.optimize(T.log(1 + T.exp(x)) * 3)  # rebuilt: the same hash-consed nodes
+    assert again.report.cached and not first.report.cached
+    assert again.outputs == first.outputs and "cached" in str(again.report)
+    other = ef.optimize(out, excluding=["stability"])  # other settings: computed anew
+    assert not other.report.cached and "softplus" not in {n.op for n in toposort(other.outputs)}
