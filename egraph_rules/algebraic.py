@@ -59,8 +59,6 @@ R = [
     rewrite("neg-sub", (-x) - y, -(x + y)),
     # x - y * (-z) = x + y * z
     rewrite("sub-mul-neg", x - y * (-z), x + y * z),
-    # x * (-y) + z * (-w) = -(x * y + z * w)
-    rewrite("add-mul-neg", x * (-y) + a * (-b), -(x * y + a * b)),
     # x ** 2 = sqr(x), x ** 0.5 = sqrt(x), x ** -1 = 1 / x
     rewrite("pow-2", x**2, T.sqr(x), when=is_float(x)),
     rewrite("pow-half", x**0.5, T.sqrt(x), when=is_float(x)),

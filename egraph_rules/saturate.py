@@ -186,7 +186,7 @@ class _Worker:
         self.inbox = Connection(to_parent, writable=False)
 
     def call(self, *request):
-        hard_limit = request[2]["seconds"] * 3 + 60  # one iteration can overrun the budget
+        hard_limit = request[2]["seconds"] * 2 + 20  # one iteration can overrun the budget
         try:
             self.conn.send(request)
             if not self.inbox.poll(hard_limit):

@@ -116,8 +116,14 @@ def test_excluding_finite_and_families():
 
 # -- optimized == unoptimized on random DAGs ---------------------------------------------------
 UNARY = [T.exp, T.tanh, T.neg, T.sqr, T.sigmoid, T.softplus, lambda v: T.log(1 + T.exp(v)),
-         lambda v: T.exp(v) - 1, lambda v: v * 1, lambda v: v + 0, lambda v: v**2]
-BINARY = [T.add, T.sub, T.mul, T.maximum, lambda a, b: a * T.exp(b) + a * b]
+         lambda v: T.exp(v) - 1, lambda v: v * 1, lambda v: v + 0, lambda v: v**2,
+         lambda v: T.log(T.exp(v)), lambda v: T.sqrt(v**2), lambda v: 1 / (1 + T.exp(-v)),
+         lambda v: T.exp(v) / (1 + T.exp(v)), lambda v: v - v, lambda v: v * 0 + 2.5,
+         lambda v: T.sum(v) * v, lambda v: T.log(1 - T.sigmoid(v)), lambda v: (v + v) * 0.5,
+         lambda v: T.exp(T.log(T.exp(v)))]
+BINARY = [T.add, T.sub, T.mul, T.maximum, lambda a, b: a * T.exp(b) + a * b,
+          lambda a, b: T.log(T.exp(a) + T.exp(b)), lambda a, b: T.exp(a) * T.exp(b),
+          lambda a, b: a / (1 + b * b), lambda a, b: (-a) * (-b) - b * (-a)]
 
 
 @st.composite
@@ -136,7 +142,7 @@ def dags(draw):
     return x, y, nodes[-1].sum()
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(dags())
 def test_optimized_matches_unoptimized_on_random_dags(case):
     x, y, out = case
