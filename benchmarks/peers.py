@@ -35,6 +35,7 @@ import numpy as np
 from eggflow.frontend.evaluate import run_step
 from eggflow.frontend.graph import toposort
 from eggflow.frontend.op import OPS, result_dtype
+from eggflow.frontend.subtensor import index_tuple
 
 FOLD_LIMIT = 4096  # JAX: fold ops on concrete inputs of at most this many elements at trace time
 
@@ -164,24 +165,13 @@ def _argreduce(name):
     return fn
 
 
-def _index(idx, parts) -> tuple:
-    """eggflow's ``idx`` param (see frontend/subtensor.py) with its parts -> a Python index."""
-    def val(b):
-        return parts[b[1]] if isinstance(b, tuple) else b
+def _same(part):
+    return part
 
-    out = []
-    for e in idx:
-        if e[0] == "int":
-            out.append(val(e[1]))
-        elif e[0] == "slice":
-            out.append(slice(val(e[1]), val(e[2]), val(e[3])))
-        elif e[0] in ("array", "mask"):
-            out.append(parts[e[1]])
-        elif e[0] == "newaxis":
-            out.append(None)
-        else:
-            out.append(Ellipsis)
-    return tuple(out)
+
+def _index(idx, parts) -> tuple:
+    """eggflow's ``idx`` param with its (traced or symbolic) parts -> a Python index."""
+    return index_tuple(idx, parts, scalar=_same, array=_same, mask=_same)
 
 
 def _round(ns, node, x):

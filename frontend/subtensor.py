@@ -281,9 +281,16 @@ def _writer_infer(name):
 
 
 # -- NumPy implementations -----------------------------------------------------------------
-def _np_index(idx, parts) -> tuple:
+def _as_mask(part):
+    return np.asarray(part, dtype=bool)
+
+
+def index_tuple(idx, parts, scalar=operator.index, array=np.asarray, mask=_as_mask) -> tuple:
+    """The ``idx`` param with its index parts -> a Python index tuple. ``scalar``, ``array`` and
+    ``mask`` convert the parts (NumPy values here; a peer translating to another library passes
+    its own, e.g. identity for traced values)."""
     def val(b):
-        return operator.index(parts[b[1]]) if isinstance(b, tuple) else b
+        return scalar(parts[b[1]]) if isinstance(b, tuple) else b
 
     out = []
     for e in idx:
@@ -292,27 +299,27 @@ def _np_index(idx, parts) -> tuple:
         elif e[0] == "slice":
             out.append(slice(val(e[1]), val(e[2]), val(e[3])))
         elif e[0] == "array":
-            out.append(np.asarray(parts[e[1]]))
+            out.append(array(parts[e[1]]))
         elif e[0] == "mask":
-            out.append(np.asarray(parts[e[1]], dtype=bool))
+            out.append(mask(parts[e[1]]))
         else:
             out.append(None if e[0] == "newaxis" else Ellipsis)
     return tuple(out)
 
 
 def _subtensor_impl(x, *parts, idx):
-    return np.asarray(x)[_np_index(idx, parts)]  # basic indexing gives a view, as in Theano
+    return np.asarray(x)[index_tuple(idx, parts)]  # basic indexing gives a view, as in Theano
 
 
 def _set_impl(x, y, *parts, idx):
     out = np.array(x, copy=True)  # never modify the input
-    out[_np_index(idx, parts)] = y
+    out[index_tuple(idx, parts)] = y
     return out
 
 
 def _inc_impl(x, y, *parts, idx):
     out = np.array(x, copy=True, order="C")  # C order: reshape(-1) below must be a view
-    index = _np_index(idx, parts)
+    index = index_tuple(idx, parts)
     if not any(e[0] in _ADV for e in idx):
         out[index] += y  # basic indexing: no position repeats
         return out
