@@ -30,12 +30,6 @@ def graph_cost(outputs, cost_model) -> float:
     return total
 
 
-def _same_type(a, b) -> bool:
-    if a.dtype != b.dtype or a.ndim != b.ndim:
-        return False
-    return all(x is None or y is None or x == y for x, y in zip(a.type.shape, b.type.shape))
-
-
 def optimize(outputs, rules=None, cost=None, extractor=None, budget=None, excluding=()):
     """Optimize ``outputs`` (a variable or a list) with the e-graph; see DESIGN.md.
 
@@ -46,10 +40,10 @@ def optimize(outputs, rules=None, cost=None, extractor=None, budget=None, exclud
     """
     from .egraph_rules.cost import CostModel
     from .egraph_rules.egglog_text import decode, encode, read_egraph
-    from .egraph_rules.extract import DEFAULT_EXTRACTOR, EXTRACTORS, node_costs
+    from .egraph_rules.extract import DEFAULT_EXTRACTOR, EXTRACTORS
     from .egraph_rules.library import resolve
     from .egraph_rules.saturate import Budget, WorkerDied, run_phase
-    from .egraph_rules.types import infer_types
+    from .egraph_rules.types import compatible, infer_types
 
     single = not isinstance(outputs, (list, tuple))
     outs = [as_tensor_variable(o) for o in ([outputs] if single else outputs)]
@@ -67,8 +61,7 @@ def optimize(outputs, rules=None, cost=None, extractor=None, budget=None, exclud
     hit = _CACHE.get(key)
     if hit is not None:  # the same graph under the same settings: the same result
         _CACHE[key] = _CACHE.pop(key)  # most recently used last
-        return OptimizationResult(hit.outputs, replace(hit.report, cached=True), hit.egraph,
-                                  hit.serialized, hit.node_costs)
+        return replace(hit, report=replace(hit.report, cached=True))
     report = OptimizationReport(cost_before=graph_cost(outs, cost_model),
                                 extractor=name if isinstance(name, str) else repr(name))
 
@@ -97,17 +90,17 @@ def optimize(outputs, rules=None, cost=None, extractor=None, budget=None, exclud
     record.eclasses = egraph.nclasses
     class_types, node_ok = infer_types(egraph, seeds)
     selection = extract_fn(egraph, egraph.roots, cost_model, class_types, node_ok)
-    costs = node_costs(egraph, cost_model, class_types, node_ok)
     report.extract_seconds = time.perf_counter() - started
     report.seconds["extract"] = report.extract_seconds
     started = time.perf_counter()
     new = decode(egraph, selection, egraph.roots)
     report.seconds["decode"] = time.perf_counter() - started
-    bad = [o for o, n in zip(outs, new) if not _same_type(o, n)]
+    bad = [o for o, n in zip(outs, new) if not compatible(o.type, n.type)]
     if bad:  # a rule changed a type: never hand that to the user
         return fallback(f"extraction changed the type of {bad[0]} (a rule is not type-exact)")
     report.cost_after = graph_cost(new, cost_model)
-    result = OptimizationResult(new, report, egraph, serialized, costs)
+    result = OptimizationResult(new, report, egraph, serialized,
+                                (cost_model, class_types, node_ok))
     _CACHE[key] = result
     while len(_CACHE) > CACHE_SIZE:
         _CACHE.pop(next(iter(_CACHE)))

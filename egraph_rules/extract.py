@@ -260,9 +260,10 @@ def local_search(eg, roots, choice: dict, costs, deadline: float) -> dict:
     return dag.choice
 
 
-def greedy_ls(eg, roots, cost_model, class_types, node_ok, seconds: float = 2.0) -> Selection:
+def greedy_ls(eg, roots, cost_model, class_types, node_ok, seconds: float = 2.0,
+              costs=None) -> Selection:
     started = time.perf_counter()
-    costs = node_costs(eg, cost_model, class_types, node_ok)
+    costs = costs or node_costs(eg, cost_model, class_types, node_ok)
     first = greedy(eg, roots, cost_model, class_types, node_ok, costs)
     # every class gets a choice (the greedy pass settles all of them; ``first`` keeps only
     # the reachable part), so a switch can reach classes outside the current DAG
@@ -280,7 +281,7 @@ def ilp(eg, roots, cost_model, class_types, node_ok, seconds: float = 5.0,
         max_nodes: int = 2000) -> Selection:
     started = time.perf_counter()
     costs = node_costs(eg, cost_model, class_types, node_ok)
-    baseline = greedy_ls(eg, roots, cost_model, class_types, node_ok)
+    baseline = greedy_ls(eg, roots, cost_model, class_types, node_ok, costs=costs)
     if len(eg.nodes) > max_nodes:
         baseline.notes = (f"ilp: {len(eg.nodes)} e-nodes > {max_nodes}; used greedy+ls",)
         return baseline

@@ -47,7 +47,7 @@ class OptimizationResult:
     report: OptimizationReport
     egraph: object = None  # the EGraph data (egraph_rules.egraph.EGraph) of the main phase
     serialized: str | None = None  # egglog's egraph-serialize JSON of the main phase
-    node_costs: list | None = None  # the cost model's cost per e-node of ``egraph``
+    costing: tuple | None = None  # (cost model, class types, well-typed mask) for export
 
     def export_json(self, path) -> str:
         """Write the main phase's e-graph as egraph-serialize JSON, the input of
@@ -61,7 +61,9 @@ class OptimizationResult:
         data = json.loads(self.serialized)
         nodes = data["nodes"]
         kept = {}
-        for nid, cost in zip(self.egraph.node_ids, self.node_costs):
+        from .extract import node_costs
+
+        for nid, cost in zip(self.egraph.node_ids, node_costs(self.egraph, *self.costing)):
             if math.isfinite(cost):
                 kept[nid] = dict(nodes[nid], cost=cost)
         used = {c for nd in kept.values() for c in nd["children"]}
