@@ -7,6 +7,7 @@ The result is a symbolic graph, optimised and compiled like any other.
 
 from __future__ import annotations
 
+import functools
 import warnings
 
 from .graph import Node, as_tensor_variable, input_variable, toposort
@@ -131,7 +132,7 @@ def _stabilized(cost: Node, wrt: list) -> Node:
     graph (an intermediate node), or when the optimizer is unavailable."""
     from .config import config
 
-    if not config.grad_stabilize or not _STABLE_TARGETS & {n.op for n in toposort([cost])}:
+    if not config.grad_stabilize or not _stable_targets() & {n.op for n in toposort([cost])}:
         return cost
     try:
         from eggflow.optimize import optimize
@@ -148,8 +149,13 @@ def _stabilized(cost: Node, wrt: list) -> Node:
     return new if all(w in nodes for w in wrt) else cost
 
 
-# ops at the root of some stability rule's left side (a cheap test before calling the e-graph)
-_STABLE_TARGETS = {"log", "exp", "sub", "true_div", "log1p", "sqrt"}
+@functools.cache
+def _stable_targets() -> frozenset:
+    """The ops at the root of some stability rewrite's left side: a graph without any of them
+    has nothing to stabilize, and skips the e-graph."""
+    from eggflow.egraph_rules.library import builtin
+
+    return frozenset(r.lhs.op for r in builtin()["stability"] if r.kind == "rewrite")
 
 
 def jacobian(expression, wrt, consider_constant=None, disconnected_inputs="raise"):
