@@ -161,11 +161,9 @@ def graph_stats(outputs) -> dict:
     flops = moved = 0.0
     for n in ops:
         ins = [i.type for i in n.inputs]
-        if n.op in FREE:
-            continue
-        flops += model.flops(n.op, ins, n.type)
-        moved += sum(model.size(t) * model.itemsize(t) for t in ins) + \
-            model.size(n.type) * model.itemsize(n.type)
+        if n.op not in FREE:
+            flops += model.flops(n.op, ins, n.type)
+        moved += model.bytes_moved(n.op, ins, n.type)
     return {"ops": len(ops), "kernels": None, "flops": flops, "bytes": moved,
             "cost": graph_cost(outputs, model)}
 

@@ -70,15 +70,21 @@ class CostModel:
             return (2 * self.c.transcendental_flops + 4) * self.size(input_types[0])
         return n_out  # shape, index, alloc: proportional to what they produce
 
+    def bytes_moved(self, op, input_types, output_type) -> float:
+        """Bytes read and written (views and metadata: 0; indexing: only what it produces)."""
+        if op in FREE or op == "leaf":
+            return 0.0
+        moved = self.size(output_type) * self.itemsize(output_type)
+        if op != "subtensor":
+            moved += sum(self.size(t) * self.itemsize(t) for t in input_types if t is not None)
+        return moved
+
     def cost(self, op, input_types, output_type) -> float:
         if op in FREE or op == "leaf":
             return 0.0
-        family = OPS[op].family if op in OPS else "leaf"
-        if family == "index" and op == "subtensor":
-            moved = self.size(output_type) * self.itemsize(output_type)
+        moved = self.bytes_moved(op, input_types, output_type)
+        if op == "subtensor":
             return self.c.kernel_ns * 0.1 + moved * self.c.byte_ns
-        moved = sum(self.size(t) * self.itemsize(t) for t in input_types if t is not None)
-        moved += self.size(output_type) * self.itemsize(output_type)
         return (self.flops(op, input_types, output_type) * self.c.flop_ns
                 + moved * self.c.byte_ns + self.c.kernel_ns)
 
