@@ -191,7 +191,7 @@ def run_config(wl, size: int, config: Config, repeats: int, reference) -> dict:
     with np.errstate(all="ignore"):
         got = f(*values)
         got = got if isinstance(got, list) else [got]
-        runtime = time_calls(f, values, repeats)
+        runtime = time_calls(f, values, repeats, warmup=0)  # the call above warmed it up
         peak = peak_memory(f, values)
     return _row(wl.name, size, config.name, config.backend, egraph=egraph,
                 extracted=graph_stats(f.optimized_outputs), compile_seconds=compile_seconds,
@@ -223,7 +223,7 @@ def run_peer(wl, size: int, name: str, repeats: int, reference, explicit=False) 
     with np.errstate(all="ignore"):
         got = fn(*values)  # the first call compiles (jit, C): part of compile time
         compile_seconds = {"total": time.perf_counter() - started}
-        runtime = time_calls(fn, values, repeats)
+        runtime = time_calls(fn, values, repeats, warmup=0)  # warmed up above
         peak = peak_memory(fn, values)
     return _row(wl.name, size, "peer", None, name, compile_seconds=compile_seconds,
                 runtime=runtime, peak_memory=peak, max_error=max_error(got, reference))
