@@ -149,9 +149,23 @@ class Function:
         self.trust_input = False
         graph_outputs = outputs + [value for _, value in updates]
         self.shared = [n for n in toposort(graph_outputs) if isinstance(n, SharedVariable)]
-        self.report = CompileReport(mode.name, mode.optimizer, "numpy",
-                                    len(toposort(graph_outputs)))
-        from .backends.numpy_backend import make_thunk
+        backend = mode.backend
+        notes = []
+        if backend == "c":
+            from .backends.c_backend import compiler_available
+
+            if not compiler_available():
+                backend = "numpy"
+                notes.append("no C compiler found: running on the reference executor")
+        elif backend == "cuda":
+            raise NotImplementedError("the cuda backend is not built yet (issue 7); use "
+                                      "backend='c' or 'numpy'")
+        self.report = CompileReport(mode.name, mode.optimizer, backend,
+                                    len(toposort(graph_outputs)), notes=notes)
+        if backend == "c":
+            from .backends.c_backend import make_thunk
+        else:
+            from .backends.numpy_backend import make_thunk
 
         run_outputs = graph_outputs
         if mode.optimizer == "egraph":
@@ -159,16 +173,21 @@ class Function:
 
             result = optimize(graph_outputs, rules=mode.rules, cost=mode.cost,
                               extractor=mode.extractor, budget=mode.budget,
-                              excluding=mode.excluding)
+                              excluding=mode.excluding,
+                              fusion=mode.fusion if backend != "numpy" else None)
             self.report.optimization = result.report
             self.report.seconds["optimize"] = time.perf_counter() - started
             self.report.nodes_after = len(toposort(result.outputs))
             run_outputs = result.outputs
         self.optimized_outputs = run_outputs
+        lowered = time.perf_counter()
         self._thunk = make_thunk(inputs + self.shared, run_outputs, mode)
+        self.report.seconds["backend"] = time.perf_counter() - lowered
         self._reference = None
         if mode.compare and run_outputs is not graph_outputs:
-            self._reference = make_thunk(inputs + self.shared, graph_outputs, mode)
+            from .backends.numpy_backend import make_thunk as reference
+
+            self._reference = reference(inputs + self.shared, graph_outputs, mode)
         self._by_name = {n.name: k for k, n in enumerate(inputs) if n.name}
         self.report.seconds["compile"] = time.perf_counter() - started
 

@@ -1,7 +1,8 @@
 """``Mode``: how a function is optimized and run.
 
-Named modes: ``FAST_RUN`` (default: the e-graph optimizer, then the best available executor —
-the NumPy reference executor until the C backend lands), ``FAST_COMPILE`` (no optimization,
+Named modes: ``FAST_RUN`` (default: the e-graph optimizer with its late phase — fusion, BLAS
+forms, inplace — then generated C; the reference executor where no C compiler exists),
+``FAST_COMPILE`` (no optimization,
 reference executor) and ``DebugMode`` (runs the optimized and the unoptimized graph on every
 call, raises on a mismatch naming the outputs, and checks every intermediate against its type).
 """
@@ -17,6 +18,7 @@ BACKENDS = ("numpy", "c", "cuda")
 class Mode:
     optimizer: str | None = "egraph"
     backend: str = "numpy"
+    fusion: str | None = "egraph"  # the late phase for compiled backends: 'egraph', 'greedy', None
     rules: tuple = ("default",)
     excluding: tuple = ()
     cost: object = None
@@ -33,6 +35,9 @@ class Mode:
             raise ValueError(f"Mode: optimizer must be 'egraph' or None, got {self.optimizer!r}")
         if self.backend not in BACKENDS:
             raise ValueError(f"Mode: backend must be one of {BACKENDS}, got {self.backend!r}")
+        if self.fusion not in (None, "egraph", "greedy"):
+            raise ValueError(f"Mode: fusion must be 'egraph', 'greedy' or None, "
+                             f"got {self.fusion!r}")
         for attr in ("rules", "excluding"):
             value = getattr(self, attr)
             if isinstance(value, str):
@@ -44,7 +49,7 @@ class Mode:
 
 
 NAMED = {
-    "FAST_RUN": Mode(name="FAST_RUN"),
+    "FAST_RUN": Mode(backend="c", name="FAST_RUN"),
     "FAST_COMPILE": Mode(optimizer=None, name="FAST_COMPILE"),
     "DebugMode": Mode(check_types=True, compare=True, name="DebugMode"),
 }

@@ -30,20 +30,24 @@ def graph_cost(outputs, cost_model) -> float:
     return total
 
 
-def optimize(outputs, rules=None, cost=None, extractor=None, budget=None, excluding=()):
+def optimize(outputs, rules=None, cost=None, extractor=None, budget=None, excluding=(),
+             fusion=None, late_budget=None):
     """Optimize ``outputs`` (a variable or a list) with the e-graph; see DESIGN.md.
 
     rules: None/'default', family names, RuleSets, Rules, plugin paths (a list mixes them);
     excluding: rule names, families or assumptions ('finite') to leave out;
     cost: a CostModel (default: the CPU model); extractor: a name in EXTRACTORS or a callable;
     budget: a Budget or a dict of its fields (iterations, enodes, seconds, match_limit, isolate).
+    fusion: None (only the main phase: algebra and stability), 'egraph' (then the late phase:
+        the extracted graph re-enters a fresh e-graph where the layout, fusion and inplace
+        families run; the result holds fused kernels, as codegen wants it) or 'greedy' (the
+        late phase without fusion rules, then Theano-style maximal fusion: the baseline);
+    late_budget: the late phase's Budget (default: 8 iterations, 200k e-nodes, 5 s).
     """
     from .egraph_rules.cost import CostModel
-    from .egraph_rules.egglog_text import decode, encode, read_egraph
     from .egraph_rules.extract import DEFAULT_EXTRACTOR, EXTRACTORS
-    from .egraph_rules.library import resolve
-    from .egraph_rules.saturate import Budget, WorkerDied, run_phase
-    from .egraph_rules.types import compatible, infer_types
+    from .egraph_rules.library import LATE_FAMILIES, resolve
+    from .egraph_rules.saturate import Budget
 
     single = not isinstance(outputs, (list, tuple))
     outs = [as_tensor_variable(o) for o in ([outputs] if single else outputs)]
@@ -54,10 +58,17 @@ def optimize(outputs, rules=None, cost=None, extractor=None, budget=None, exclud
                          "a callable (egraph, roots, cost_model, class_types, node_ok) -> choice")
     if not isinstance(name, str) and not callable(name):
         raise TypeError(f"extractor must be a name or a callable, got {name!r}")
+    if fusion not in FUSION:
+        raise ValueError(f"fusion must be one of {FUSION}, got {fusion!r}")
     extract_fn = EXTRACTORS[name] if isinstance(name, str) else name
     budget = Budget.of(budget)
+    late_budget = Budget.of(late_budget or LATE_BUDGET)
     ruleset = resolve(rules, excluding)
-    key = (tuple(outs), tuple(ruleset.rules), cost, name, budget)  # nodes are hash-consed
+    main_rules = tuple(r for r in ruleset.rules if r.family not in LATE_FAMILIES)
+    late_rules = tuple(r for r in ruleset.rules if r.family in LATE_FAMILIES
+                       and (fusion == "egraph" or r.family != "fusion"))
+    key = (tuple(outs), main_rules, late_rules if fusion else (), cost, name, budget, fusion,
+           late_budget)  # nodes are hash-consed
     hit = _CACHE.get(key)
     if hit is not None:  # the same graph under the same settings: the same result
         _CACHE[key] = _CACHE.pop(key)  # most recently used last
@@ -65,49 +76,93 @@ def optimize(outputs, rules=None, cost=None, extractor=None, budget=None, exclud
     report = OptimizationReport(cost_before=graph_cost(outs, cost_model),
                                 extractor=name if isinstance(name, str) else repr(name))
 
-    def fallback(reason):
+    def fallback(reason, result=None):
         report.fallback = reason
-        report.cost_after = report.cost_before
         warnings.warn(f"eggflow: optimization skipped, using the unoptimized graph: {reason}",
                       OptimizerWarning, stacklevel=3)
+        if result is not None:  # the late phase failed: keep the main phase's result
+            return result
+        report.cost_after = report.cost_before
         return OptimizationResult(outs, report)
 
-    started = time.perf_counter()
-    enc = encode(outs, ruleset.rules)
-    report.seconds["encode"] = time.perf_counter() - started
-    try:
-        serialized, record = run_phase(enc.text, list(enc.ctors), budget, "main", enc.limited)
-    except WorkerDied as exc:
-        return fallback(str(exc))
-    except ImportError as exc:
-        return fallback(f"egglog is not available ({exc})")
-    report.phases.append(record)
-    report.rules_fired = dict(record.rules_fired)
-    report.seconds["main"] = record.seconds
-
-    started = time.perf_counter()
-    egraph, seeds = read_egraph(serialized, enc)
-    record.eclasses = egraph.nclasses
-    class_types, node_ok = infer_types(egraph, seeds)
-    selection = extract_fn(egraph, egraph.roots, cost_model, class_types, node_ok)
-    report.extract_seconds = time.perf_counter() - started
-    report.seconds["extract"] = report.extract_seconds
-    started = time.perf_counter()
-    new = decode(egraph, selection, egraph.roots)
-    report.seconds["decode"] = time.perf_counter() - started
-    bad = [o for o, n in zip(outs, new) if not compatible(o.type, n.type)]
-    if bad:  # a rule changed a type: never hand that to the user
-        return fallback(f"extraction changed the type of {bad[0]} (a rule is not type-exact)")
+    phase = _phase(outs, main_rules, budget, "main", cost_model, extract_fn, report)
+    if isinstance(phase, str):
+        return fallback(phase)
+    new, egraph, serialized, costing = phase
     report.cost_after = graph_cost(new, cost_model)
-    result = OptimizationResult(new, report, egraph, serialized,
-                                (cost_model, class_types, node_ok))
+    result = OptimizationResult(new, report, egraph, serialized, costing)
+    if fusion:
+        from .egraph_rules.extract import kernel_aware
+
+        late = _phase(new, late_rules, late_budget, "late", cost_model, kernel_aware, report)
+        if isinstance(late, str):
+            return fallback(f"late phase: {late}", result)
+        new = late[0]
+        if fusion == "greedy":
+            from .codegen.fuse import greedy_fusion
+
+            started = time.perf_counter()
+            new = greedy_fusion(new)
+            report.seconds["greedy_fusion"] = time.perf_counter() - started
+        result = replace(result, outputs=new)
     _CACHE[key] = result
     while len(_CACHE) > CACHE_SIZE:
         _CACHE.pop(next(iter(_CACHE)))
     return result
 
 
-# optimize() results by (outputs, rules, cost model, extractor, budget): T.grad stabilizes the
+FUSION = (None, "egraph", "greedy")
+LATE_BUDGET = {"iterations": 8, "enodes": 200_000, "seconds": 5.0}
+
+
+def _phase(outs, rules, budget, name, cost_model, extract_fn, report):
+    """One phase: encode, saturate, extract, decode. Returns (outputs, egraph, serialized,
+    costing), or a string saying why the phase could not run."""
+    from .egraph_rules.cost import LateCost
+    from .egraph_rules.egglog_text import decode, encode, read_egraph
+    from .egraph_rules.saturate import WorkerDied, run_phase
+    from .egraph_rules.types import compatible, infer_types
+
+    late = name == "late"
+    started = time.perf_counter()
+    enc = encode(outs, rules, facts=("top",) if late else ())
+    report.seconds[f"{name}_encode" if late else "encode"] = time.perf_counter() - started
+    try:
+        serialized, record = run_phase(enc.text, list(enc.ctors), budget, name, enc.limited)
+    except WorkerDied as exc:
+        return str(exc)
+    except ImportError as exc:
+        return f"egglog is not available ({exc})"
+    report.phases.append(record)
+    for rule, n in record.rules_fired.items():
+        report.rules_fired[rule] = report.rules_fired.get(rule, 0) + n
+    report.seconds[name] = record.seconds
+
+    started = time.perf_counter()
+    egraph, seeds = read_egraph(serialized, enc)
+    record.eclasses = egraph.nclasses
+    class_types, node_ok = infer_types(egraph, seeds)
+    model = cost_model
+    if late:
+        from .egraph_rules.extract import late_node_ok
+
+        node_ok = late_node_ok(egraph, node_ok)
+        model = LateCost(cost_model)
+    selection = extract_fn(egraph, egraph.roots, model, class_types, node_ok)
+    seconds = time.perf_counter() - started
+    report.seconds[f"{name}_extract" if late else "extract"] = seconds
+    if not late:
+        report.extract_seconds = seconds
+    started = time.perf_counter()
+    new = decode(egraph, selection, egraph.roots)
+    report.seconds[f"{name}_decode" if late else "decode"] = time.perf_counter() - started
+    bad = [o for o, n in zip(outs, new) if not compatible(o.type, n.type)]
+    if bad:  # a rule changed a type: never hand that to the user
+        return f"extraction changed the type of {bad[0]} (a rule is not type-exact)"
+    return new, egraph, serialized, (model, class_types, node_ok)
+
+
+# optimize() results by (outputs, rules, cost model, extractor, budgets, fusion): T.grad stabilizes the
 # same cost once per call (grad(cost, w); grad(cost, b)), and scripts rebuild the same functions
 CACHE_SIZE = 64
 _CACHE: dict = {}

@@ -13,13 +13,14 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from eggflow.frontend.kernel import INPLACE
 from eggflow.frontend.op import OPS
 
 TRANSCENDENTAL = {"exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sin", "cos", "tan",
                   "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "erf", "sigmoid",
                   "softplus", "pow"}
 SLOW = {"true_div", "int_div", "mod", "sqrt", "reciprocal"}
-FREE = {"dimshuffle", "shape", "shape_i", "identity"}  # views / metadata
+FREE = {"dimshuffle", "shape", "shape_i", "identity", "reshape"}  # views / metadata
 
 
 @dataclass(frozen=True)
@@ -71,22 +72,57 @@ class CostModel:
         return n_out  # shape, index, alloc: proportional to what they produce
 
     def bytes_moved(self, op, input_types, output_type) -> float:
-        """Bytes read and written (views and metadata: 0; indexing: only what it produces)."""
+        """Bytes read and written (views and metadata: 0; indexing: only what it produces;
+        a kernel writes its output, its loads read their inputs)."""
         if op in FREE or op == "leaf":
             return 0.0
+        if op == "load":
+            return self.size(input_types[0]) * self.itemsize(input_types[0])
+        if op in ("kernel", "kernel_i", "kreduce"):
+            return self.size(output_type) * self.itemsize(output_type)
         moved = self.size(output_type) * self.itemsize(output_type)
         if op != "subtensor":
             moved += sum(self.size(t) * self.itemsize(t) for t in input_types if t is not None)
         return moved
 
+    def inline_cost(self, op, input_types, output_type) -> float:
+        """An elementwise op computed inside a fused kernel: its arithmetic only."""
+        return self.flops(op, input_types, output_type) * self.c.flop_ns
+
     def cost(self, op, input_types, output_type) -> float:
         if op in FREE or op == "leaf":
             return 0.0
         moved = self.bytes_moved(op, input_types, output_type)
+        if op == "load":
+            return moved * self.c.byte_ns
+        if op in ("kernel", "kernel_i"):  # a fresh output buffer costs a little more to touch
+            return self.c.kernel_ns + moved * self.c.byte_ns * (1.0 if op == "kernel_i" else 1.25)
+        if op == "kreduce":
+            return self.c.kernel_ns + moved * self.c.byte_ns + self.size(input_types[0]) * (
+                2 * self.c.flop_ns)
+        if op in INPLACE:  # no allocation: a shade cheaper than the out-of-place form
+            return 0.95 * self.cost(INPLACE[op], input_types, output_type)
         if op == "subtensor":
             return self.c.kernel_ns * 0.1 + moved * self.c.byte_ns
         return (self.flops(op, input_types, output_type) * self.c.flop_ns
                 + moved * self.c.byte_ns + self.c.kernel_ns)
+
+
+class LateCost:
+    """The late phase's view of a cost model: elementwise ops there are the inline bodies of
+    kernels (every materialised one is a ``kernel`` node), so they cost their arithmetic only
+    (``inline_cost``; a model without it: a tenth of its ``cost``)."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def cost(self, op, input_types, output_type) -> float:
+        if op in OPS and OPS[op].family == "elemwise":
+            inline = getattr(self.model, "inline_cost", None)
+            if inline is not None:
+                return inline(op, input_types, output_type)
+            return 0.1 * self.model.cost(op, input_types, output_type)
+        return self.model.cost(op, input_types, output_type)
 
 
 class NodeCountCost:

@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 from eggflow.frontend.graph import Node, as_tensor_variable, wildcard
 
 FAMILIES = ("algebraic", "stability", "layout", "fusion", "inplace")
-FACTS = ("positive", "nonneg", "nonzero")  # relations rules may derive and conditions may test
+# relations rules may derive and conditions may test; ``top`` holds for every node of the graph
+# entering the late phase (materialised tensors, as opposed to the inline bodies of kernels)
+FACTS = ("positive", "nonneg", "nonzero", "top")
 ASSUMPTIONS = ("finite",)
 _counter = itertools.count()
 
@@ -123,6 +125,12 @@ def nonneg(x) -> Cond:
 
 def nonzero(x) -> Cond:
     return Cond("fact", ("nonzero", x))
+
+
+def top(x) -> Cond:
+    """x is a materialised tensor of the graph entering the late phase (not a kernel's inline
+    body): fusion rules start kernels only there."""
+    return Cond("fact", ("top", x))
 
 
 def const(name: str) -> Node:

@@ -124,9 +124,10 @@ class _Declarations:
         return "\n".join(lines) + ")\n" + TABLES + rulesets
 
 
-def encode(outputs, rules=()) -> Encoding:
+def encode(outputs, rules=(), facts=()) -> Encoding:
     """The program text declaring the sorts and constructors, binding every node of the DAG
-    (``$n{k}``), and stating its known type facts; ``rules`` are compiled after it."""
+    (``$n{k}``), and stating its known type facts; ``rules`` are compiled after it. ``facts``:
+    relations asserted for every node (the late phase marks the graph's tensors ``top``)."""
     decls = _Declarations()
     for op, decl in OPS.items():  # every fixed-arity op, so any rule can name any op
         if decl.nin is not None and decl.family != "control":
@@ -148,6 +149,7 @@ def encode(outputs, rules=()) -> Encoding:
             args += [_quote(repr(v)) for _, v in node.params]
             expr = f"({ctor} {' '.join(args)})"
         body.append(f"(let $n{k} {expr})\n(orig $n{k} {k})\n")
+        body.extend(f"({f} $n{k})\n" for f in facts)
         body.append(_type_facts(f"$n{k}", node))
     compiled = [compile_rule(r, decls) for r in rules]
     compiled += propagation_rules(decls)

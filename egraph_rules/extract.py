@@ -330,5 +330,98 @@ def ilp(eg, roots, cost_model, class_types, node_ok, seconds: float = 5.0,
     return sel if sel.cost <= baseline.cost else baseline
 
 
-EXTRACTORS = {"tree": tree, "greedy": greedy, "greedy+ls": greedy_ls, "ilp": ilp}
+# -- the late phase: fused kernels -------------------------------------------------------------
+KERNELS = ("kernel", "kernel_i", "kreduce")  # ops whose first input is an inline body
+
+
+def late_node_ok(eg, node_ok) -> list:
+    """In the late phase an elementwise op or reduction whose e-class also holds a kernel form
+    runs as that kernel (the bare op would be priced as inline arithmetic)."""
+    from eggflow.frontend.op import OPS
+
+    has_kernel = [False] * eg.nclasses
+    for n in eg.nodes:
+        if n.op in KERNELS:
+            has_kernel[n.eclass] = True
+    out = list(node_ok)
+    for i, n in enumerate(eg.nodes):
+        fam = OPS[n.op].family if n.op in OPS else "leaf"
+        if has_kernel[n.eclass] and fam in ("elemwise", "reduce", "nnet"):
+            out[i] = False
+    return out
+
+
+def kernel_cost(eg, choice, roots, costs, inline) -> float:
+    """The cost of a late-phase selection: tensors (materialised values) are paid once; a
+    kernel's inline body is paid once *per kernel* that computes it (recomputation is not
+    free), stopping at loads, whose tensors are paid once."""
+    total, top, stack = 0.0, set(), list(roots)
+    while stack:
+        c = stack.pop()
+        if c in top:
+            continue
+        top.add(c)
+        i = choice[c]
+        total += costs[i]
+        node = eg.nodes[i]
+        if node.op not in KERNELS:
+            stack.extend(node.children)
+            continue
+        stack.extend(node.children[1:])
+        body, seen = [node.children[0]], set()
+        while body:
+            b = body.pop()
+            if b in seen:
+                continue
+            seen.add(b)
+            j = choice[b]
+            if not inline[j]:  # a materialised value used in the body (a constant, ...)
+                stack.append(b)
+                continue
+            total += costs[j]
+            (stack if eg.nodes[j].op == "load" else body).extend(eg.nodes[j].children)
+    return total
+
+
+def kernel_aware(eg, roots, cost_model, class_types, node_ok, seconds: float = 1.0,
+                 costs=None) -> Selection:
+    """The late phase's extractor: greedy+ls under the DAG cost, then a local search under
+    ``kernel_cost``, which decides per inline operand between recomputing its producer inside
+    each consumer kernel and reading it from one materialised kernel."""
+    from eggflow.frontend.op import OPS
+
+    started = time.perf_counter()
+    costs = costs or node_costs(eg, cost_model, class_types, node_ok)
+    first = greedy_ls(eg, roots, cost_model, class_types, node_ok, seconds, costs)
+    inline = [n.op == "load" or (n.op in OPS and OPS[n.op].family == "elemwise")
+              for n in eg.nodes]
+    full = _settle(eg, costs, lambda i, vals: (costs[i] + max(vals, default=0.0),) * 2)
+    full.update(first)
+    choice, classes = dict(full), eg.classes()
+    best = kernel_cost(eg, choice, roots, costs, inline)
+    deadline = started + seconds
+    improved = True
+    while improved and time.perf_counter() < deadline:
+        improved = False
+        for cls in reachable(eg, choice, roots):
+            alts = [a for a in classes[cls] if a != choice[cls] and costs[a] < INF
+                    and inline[a] and all(c in choice for c in eg.nodes[a].children)]
+            for alt in alts:
+                if _reaches(eg, choice, eg.nodes[alt].children, cls):
+                    continue
+                old, choice[cls] = choice[cls], alt
+                trial = kernel_cost(eg, choice, roots, costs, inline)
+                if trial < best - 1e-9 * max(1.0, best):
+                    best, improved = trial, True
+                else:
+                    choice[cls] = old
+            if time.perf_counter() > deadline:
+                break
+    sel = Selection({c: choice[c] for c in reachable(eg, choice, roots)})
+    sel.cost, sel.seconds, sel.notes = best, time.perf_counter() - started, first.notes
+    return sel
+
+
+EXTRACTORS = {"tree": tree, "greedy": greedy, "greedy+ls": greedy_ls, "ilp": ilp,
+              "kernel-aware": kernel_aware}
 DEFAULT_EXTRACTOR = "greedy+ls"

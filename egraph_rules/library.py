@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from .dsl import Rule, RuleSet
 
-MAIN_FAMILIES = ("algebraic", "stability")  # the main phase; layout/fusion/inplace come later
+MAIN_FAMILIES = ("algebraic", "stability")  # the main phase
+LATE_FAMILIES = ("layout", "fusion", "inplace")  # the late phase, on the main phase's result
 
 
 def builtin() -> dict:
     """family -> RuleSet of the built-in rules."""
-    from . import algebraic, stability
+    from . import algebraic, fusion, inplace, layout, stability
 
-    return {"algebraic": algebraic.RULES, "stability": stability.RULES}
+    return {"algebraic": algebraic.RULES, "stability": stability.RULES, "layout": layout.RULES,
+            "fusion": fusion.RULES, "inplace": inplace.RULES}
 
 
 def resolve(rules=None, excluding=()) -> RuleSet:
@@ -23,7 +25,7 @@ def resolve(rules=None, excluding=()) -> RuleSet:
         else list(rules)
     for item in items:
         if item == "default":
-            for fam in MAIN_FAMILIES:
+            for fam in MAIN_FAMILIES + LATE_FAMILIES:
                 out = out + families[fam]
         elif isinstance(item, str) and item in families:
             out = out + families[item]

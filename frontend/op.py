@@ -15,7 +15,8 @@ import numpy as np
 
 from .graph import Node, as_tensor_variable, intern
 
-FAMILIES = ("leaf", "elemwise", "reduce", "shape", "index", "blas", "nnet", "alloc", "control")
+FAMILIES = ("leaf", "elemwise", "reduce", "shape", "index", "blas", "nnet", "alloc", "control",
+            "kernel")
 
 
 @dataclass(frozen=True)

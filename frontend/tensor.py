@@ -19,6 +19,7 @@ from .blas import *  # noqa: F401,F403
 from .control import *  # noqa: F401,F403
 from .subtensor import *  # noqa: F401,F403
 from . import nnet  # noqa: F401  (T.nnet.softmax, ...)
+from . import kernel  # noqa: F401  (the late phase's ops: fused kernels, BLAS/inplace forms)
 from .nnet import *  # noqa: F401,F403
 from .grad import grad, hessian, jacobian  # noqa: F401
 from .gradcheck import verify_grad  # noqa: F401

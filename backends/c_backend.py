@@ -1,0 +1,331 @@
+"""The C backend: runs a lowered program (codegen.lower) with its kernels compiled by cffi.
+
+One cffi module per function (all its kernels, plus the BLAS wrappers), cached on disk by
+backends.c_compile. A call walks the steps: each C step computes its output shape (NumPy
+broadcasting, with eggflow's strict rule that only static-1 axes broadcast), takes an output
+buffer (a fresh one, or the overwritten input the destroy handler allowed), collapses the
+axes every operand walks contiguously, and calls its kernel with (ndim, shape, pointers,
+strides in elements). Steps without C code run the reference implementation. If the module
+does not compile, the function warns once and runs on the reference executor.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from eggflow.codegen.c_emit import prelude
+from eggflow.codegen.lower import BLAS_CDEF, BLAS_SOURCE, lower
+from eggflow.frontend.evaluate import EvaluationError, build_program, describe, run_program, \
+    run_step
+
+
+class CBackendWarning(UserWarning):
+    """The C backend could not compile a function; the reference executor runs it."""
+
+
+def compiler_available() -> bool:
+    import shutil
+
+    return shutil.which("cc") is not None or shutil.which("gcc") is not None
+
+
+def _math_flags():
+    try:
+        from eggflow.codegen import cmath
+    except ImportError:
+        return "", ()
+    return "", tuple(getattr(cmath, "FLAGS", ()))
+
+
+def _ptr(ffi, a):
+    if a.flags.c_contiguous and a.size:
+        return ffi.from_buffer(a, require_writable=False)
+    return ffi.cast("char *", a.ctypes.data)
+
+
+def _collapse(shape, strides):
+    """Merge adjacent axes that every operand walks contiguously; ``strides`` per operand."""
+    shape = list(shape)
+    strides = [list(s) for s in strides]
+    d = len(shape) - 1
+    while d > 0:
+        if all(s[d - 1] == s[d] * shape[d] for s in strides):
+            shape[d - 1] *= shape[d]
+            del shape[d]
+            for s in strides:
+                s[d - 1] = s[d]
+                del s[d]
+        d -= 1
+    return shape, strides
+
+
+def _aligned_strides(a, ndim, shape):
+    """``a``'s strides in elements on ``ndim`` output axes (0 where it broadcasts)."""
+    item = a.itemsize
+    pad = ndim - a.ndim
+    out = [0] * pad
+    for k, (n, st) in enumerate(zip(a.shape, a.strides)):
+        out.append(0 if n == 1 and shape[pad + k] != 1 else st // item)
+    return out
+
+
+class CThunk:
+    def __init__(self, inputs, outputs, program, ffi, lib):
+        self.program, self.ffi, self.lib = program, ffi, lib
+        self.runners = [self._runner(s) for s in program.steps]
+
+    def __call__(self, values):
+        p = self.program
+        mem = [None] * p.nslots
+        mem[: len(values)] = values
+        for s, v in p.constants:
+            mem[s] = v
+        for run, step in zip(self.runners, p.steps):
+            mem[step.out] = run(mem)
+            for s in step.free:
+                mem[s] = None
+        return [mem[s] for s in p.outputs]
+
+    # -- runners -------------------------------------------------------------------------------
+    def _runner(self, step):
+        if step.kind == "numpy":
+            node, args = step.node, step.args
+            return lambda mem: run_step(node, [mem[a] for a in args])
+        if step.kind == "blas":
+            return self._blas(step)
+        fallback = self._reference(step)
+        if step.kind == "ew":
+            return self._elementwise(step, fallback)
+        return self._reduction(step, fallback)
+
+    def _reference(self, step):
+        loads = list(step.body.loads)
+        prog = build_program([step.node], loads)
+        return lambda arrays: np.asarray(run_program(prog, arrays)[0])
+
+    def _arrays(self, step, mem):
+        return [np.asarray(mem[a], dtype=t.dtype) if not isinstance(mem[a], np.ndarray)
+                or mem[a].dtype != t.dtype else mem[a] for a, t in zip(step.args, step.body.loads)]
+
+    def _elementwise(self, step, fallback):
+        fn = getattr(self.lib, step.name)
+        ffi, node = self.ffi, step.node
+        dtype, ndim = np.dtype(node.dtype), node.ndim
+        checks = [[ax for ax, d in enumerate(t.type.shape) if d != 1] for t in step.body.loads]
+        destroy = step.destroy
+
+        def run(mem):
+            arrays = self._arrays(step, mem)
+            try:
+                shape = np.broadcast_shapes(*(a.shape for a in arrays)) if arrays else ()
+            except ValueError as exc:
+                raise EvaluationError(f"{describe(node)}: {exc}; inputs " + ", ".join(
+                    f"{describe(t)}: shape {a.shape}" for t, a in
+                    zip(step.body.loads, arrays))) from None
+            if len(shape) != ndim:
+                shape = (1,) * (ndim - len(shape)) + tuple(shape)
+            for t, a, axes in zip(step.body.loads, arrays, checks):
+                pad = ndim - a.ndim
+                for ax in axes:
+                    if a.shape[ax] == 1 and shape[pad + ax] != 1:
+                        raise EvaluationError(
+                            f"{describe(node)}: input {describe(t)} has size 1 on axis {ax} at "
+                            f"run time but its type {t.type} does not declare that axis "
+                            "broadcastable; declare it (T.row, T.col, dimshuffle('x', ...), "
+                            "broadcastable=) or pass a matching shape")
+            out = None
+            if destroy is not None:
+                cand = arrays[destroy]
+                if cand.shape == shape and cand.flags.c_contiguous and cand.flags.writeable:
+                    out = cand
+            if out is None:
+                out = np.empty(shape, dtype)
+            if out.size == 0:
+                return out
+            if ndim == 0:
+                fn(1, ffi.new("int64_t[]", [1]), ffi.new("char *[]", [_ptr(ffi, out)] + [
+                    _ptr(ffi, a) for a in arrays]), ffi.new("int64_t[]", [0] * (len(arrays) + 1)))
+                return out
+            strides = [_aligned_strides(out, ndim, shape)] + [
+                _aligned_strides(a, ndim, shape) for a in arrays]
+            cshape, cstrides = _collapse(shape, strides)
+            nd = len(cshape)
+            fn(nd, ffi.new("int64_t[]", cshape),
+               ffi.new("char *[]", [_ptr(ffi, out)] + [_ptr(ffi, a) for a in arrays]),
+               ffi.new("int64_t[]", [x for s in cstrides for x in s]))
+            return out
+
+        return run
+
+    def _reduction(self, step, fallback):
+        fn = getattr(self.lib, step.name)
+        ffi, node, info = self.ffi, step.node, step.info
+        dtype, ndim, axes = np.dtype(node.dtype), info["ndim"], info["axes"]
+        op, reduce = info["op"], step.kind == "reduce"
+        kept = [d for d in range(ndim) if d not in axes]
+        if reduce and ndim - 1 not in axes:
+            order = list(range(ndim))  # innermost axis kept: accumulate into the output
+        else:
+            order = kept + list(axes)
+
+        def run(mem):
+            arrays = self._arrays(step, mem)
+            try:
+                shape = np.broadcast_shapes(*(a.shape for a in arrays))
+            except ValueError:
+                return fallback(arrays)
+            shape = (1,) * (ndim - len(shape)) + tuple(shape)
+            red_size = int(np.prod([shape[d] for d in axes]))
+            if red_size == 0 and op in ("max", "min"):
+                return fallback(arrays)  # NumPy's error: no identity
+            out_full = tuple(1 if d in axes else shape[d] for d in range(ndim))
+            keep_out = op in ("softmax", "log_softmax")
+            out = np.empty(shape if keep_out else node.type.shape and tuple(
+                shape[d] for d in kept) or tuple(shape[d] for d in kept), dtype)
+            if out.size == 0 or red_size == 0 and not reduce:
+                return fallback(arrays)
+            ostr = _aligned_strides(out.reshape(shape if keep_out else out_full), ndim, shape)
+            if not keep_out:
+                ostr = [0 if d in axes else s for d, s in enumerate(ostr)]
+            strides = [ostr] + [_aligned_strides(a, ndim, shape) for a in arrays]
+            pshape = [shape[d] for d in order]
+            pstr = [[s[d] for d in order] for s in strides]
+            cshape, cstrides = _collapse(pshape, pstr)
+            nd = len(cshape)
+            if not reduce:
+                n_red = sum(1 for k in range(nd) if cstrides[0][k] == 0) if not keep_out else None
+                inner_is_axis = (keep_out and int(np.prod(cshape[-1:])) == red_size) or (
+                    not keep_out and n_red == 1 and cstrides[0][-1] == 0)
+                if not inner_is_axis:
+                    return fallback(arrays)
+            ptrs = ffi.new("char *[]", [_ptr(ffi, out)] + [_ptr(ffi, a) for a in arrays])
+            args = (nd, ffi.new("int64_t[]", cshape), ptrs,
+                    ffi.new("int64_t[]", [x for s in cstrides for x in s]))
+            if reduce:
+                parallel = all(cstrides[0][k] != 0 for k in range(nd - 1))
+                fn(*args, out.size, int(parallel))
+            else:
+                fn(*args)
+            return out
+
+        return run
+
+    def _blas(self, step):
+        ffi, lib, node = self.ffi, self.lib, step.node
+        suffix = "d" if node.dtype == "float64" else "f"
+        dtype = np.dtype(node.dtype)
+        item = dtype.itemsize
+        op = node.op.removesuffix("_i")
+        inplace = step.destroy is not None
+
+        def mat(a):
+            if a.strides[1] == item and a.strides[0] >= max(1, a.shape[1]) * item:
+                return a, 0, a.strides[0] // item
+            if a.strides[0] == item and a.strides[1] >= max(1, a.shape[0]) * item:
+                return a, 1, a.strides[1] // item
+            a = np.ascontiguousarray(a)
+            return a, 0, max(1, a.shape[1])
+
+        def vec(v):
+            if v.strides[0] <= 0 or v.strides[0] % item:
+                v = np.ascontiguousarray(v)
+            return v, max(1, v.strides[0] // item)
+
+        def target(z, shape):
+            if inplace and z.shape == shape and z.flags.c_contiguous and z.flags.writeable:
+                return z
+            out = np.empty(shape, dtype)
+            out[...] = z
+            return out
+
+        def gemm(out, alpha, x, y, beta):
+            m, k = x.shape
+            n = y.shape[1]
+            if m == 0 or n == 0:
+                return out
+            if k == 0:
+                out *= beta
+                return out
+            x, ta, lda = mat(x)
+            y, tb, ldb = mat(y)
+            getattr(lib, "ef_gemm_" + suffix)(ta, tb, m, n, k, alpha, _ptr(ffi, x), lda,
+                                              _ptr(ffi, y), ldb, beta, _ptr(ffi, out),
+                                              max(1, out.shape[1]))
+            return out
+
+        def gemv(out, alpha, a, x, beta):
+            m, n = a.shape
+            if m == 0:
+                return out
+            if n == 0:
+                out *= beta
+                return out
+            a, ta, lda = mat(a)
+            x, incx = vec(x)
+            rows, cols = (n, m) if ta else (m, n)
+            getattr(lib, "ef_gemv_" + suffix)(ta, rows, cols, alpha, _ptr(ffi, a), lda,
+                                              _ptr(ffi, x), incx, beta, _ptr(ffi, out), 1)
+            return out
+
+        def run(mem):
+            vals = [mem[a] for a in step.args]
+            arrs = [np.asarray(v, dtype=dtype) for v in vals]
+            if op == "dot":
+                a, b = arrs
+                if a.ndim == 2 and b.ndim == 2:
+                    if a.shape[1] != b.shape[0]:
+                        return run_step(node, vals)
+                    return gemm(np.empty((a.shape[0], b.shape[1]), dtype), 1.0, a, b, 0.0)
+                if a.ndim == 2 and b.ndim == 1 and a.shape[1] == b.shape[0]:
+                    return gemv(np.empty(a.shape[0], dtype), 1.0, a, b, 0.0)
+                if a.ndim == 1 and b.ndim == 2 and a.shape[0] == b.shape[0]:
+                    return gemv(np.empty(b.shape[1], dtype), 1.0, b.T, a, 0.0)
+                return run_step(node, vals)
+            if op in ("gemm", "gemv"):
+                z, alpha, x, y, beta = arrs
+                want = (x.shape[0], y.shape[1]) if op == "gemm" else (x.shape[0],)
+                if x.shape[1] != y.shape[0] or np.broadcast_shapes(z.shape, want) != want:
+                    return run_step(node, vals)
+                out = target(z, want)
+                fn = gemm if op == "gemm" else gemv
+                return fn(out, float(alpha), x, y, float(beta))
+            a, alpha, x, y = arrs  # ger
+            want = (x.shape[0], y.shape[0])
+            if np.broadcast_shapes(a.shape, want) != want or 0 in want:
+                return run_step(node, vals)
+            out = target(a, want)
+            x, incx = vec(x)
+            y, incy = vec(y)
+            getattr(lib, "ef_ger_" + suffix)(want[0], want[1], float(alpha), _ptr(ffi, x), incx,
+                                             _ptr(ffi, y), incy, _ptr(ffi, out),
+                                             max(1, want[1]))
+            return out
+
+        return run
+
+
+def make_thunk(inputs, outputs, mode):
+    """A callable ``values -> outputs`` running the C code of ``outputs``; on a compile failure
+    (or without a compiler) a warning and the reference executor."""
+    from . import numpy_backend
+
+    program = lower(inputs, outputs)
+    if not any(s.kind != "numpy" for s in program.steps):
+        return numpy_backend.make_thunk(inputs, outputs, mode)
+    from .c_compile import CompileError, load_module
+
+    math_prelude, flags = _math_flags()
+    blas = any(s.kind == "blas" for s in program.steps)
+    source = prelude(math_prelude) + program.source + (BLAS_SOURCE if blas else "")
+    cdef = program.cdef + (BLAS_CDEF if blas else "")
+    try:
+        ffi, lib = load_module(cdef, source, blas=blas, extra_compile_args=("-fwrapv",) + flags)
+    except (CompileError, OSError) as exc:
+        warnings.warn(f"eggflow: the C backend could not compile this function; running it on "
+                      f"the reference executor instead: {exc}", CBackendWarning, stacklevel=3)
+        return numpy_backend.make_thunk(inputs, outputs, mode)
+    thunk = CThunk(inputs, outputs, program, ffi, lib)
+    thunk.source = source
+    return thunk
