@@ -17,8 +17,7 @@ import numpy as np
 
 from eggflow.codegen.c_emit import prelude
 from eggflow.codegen.lower import BLAS_CDEF, BLAS_SOURCE, lower
-from eggflow.frontend.evaluate import EvaluationError, build_program, describe, run_program, \
-    run_step
+from eggflow.frontend.evaluate import EvaluationError, describe, run_step
 
 
 class CBackendWarning(UserWarning):
@@ -29,14 +28,6 @@ def compiler_available() -> bool:
     import shutil
 
     return shutil.which("cc") is not None or shutil.which("gcc") is not None
-
-
-def _math_flags():
-    try:
-        from eggflow.codegen import cmath
-    except ImportError:
-        return "", ()
-    return "", tuple(getattr(cmath, "FLAGS", ()))
 
 
 def _ptr(ffi, a):
@@ -71,6 +62,22 @@ def _aligned_strides(a, ndim, shape):
     return out
 
 
+def _operands(node, loads):
+    """The tensors a kernel reads, in its body's operand order where that is plain."""
+    root = node.inputs[0] if node.op in ("kernel", "kernel_i") else node
+    first = [i.inputs[0] if i.op == "load" else i for i in root.inputs]
+    return [t for t in first if t in loads] + [t for t in loads if t not in first]
+
+
+def _describe(node) -> str:
+    """A kernel named by its body's top op and operands: ``add(x, y)``."""
+    if node.op not in ("kernel", "kernel_i"):
+        return describe(node)
+    root = node.inputs[0]
+    args = [describe(i.inputs[0] if i.op == "load" else i) for i in root.inputs]
+    return f"{root.op}({', '.join(args)})"
+
+
 class CThunk:
     def __init__(self, inputs, outputs, program, ffi, lib):
         self.program, self.ffi, self.lib = program, ffi, lib
@@ -101,9 +108,29 @@ class CThunk:
         return self._reduction(step, fallback)
 
     def _reference(self, step):
-        loads = list(step.body.loads)
-        prog = build_program([step.node], loads)
-        return lambda arrays: np.asarray(run_program(prog, arrays)[0])
+        """The step's value by the reference implementations, from its loads' values."""
+        loads, root = list(step.body.loads), step.node
+
+        def run(arrays):
+            memo = dict(zip(loads, arrays))
+            stack = [root]
+            while stack:
+                node = stack[-1]
+                if node in memo:
+                    stack.pop()
+                    continue
+                if node.op == "constant":
+                    memo[node] = node.data
+                    continue
+                todo = [i for i in node.inputs if i not in memo]
+                if todo:
+                    stack.extend(todo)
+                    continue
+                stack.pop()
+                memo[node] = run_step(node, [memo[i] for i in node.inputs])
+            return np.asarray(memo[root])
+
+        return run
 
     def _arrays(self, step, mem):
         return [np.asarray(mem[a], dtype=t.dtype) if not isinstance(mem[a], np.ndarray)
@@ -121,9 +148,10 @@ class CThunk:
             try:
                 shape = np.broadcast_shapes(*(a.shape for a in arrays)) if arrays else ()
             except ValueError as exc:
-                raise EvaluationError(f"{describe(node)}: {exc}; inputs " + ", ".join(
-                    f"{describe(t)}: shape {a.shape}" for t, a in
-                    zip(step.body.loads, arrays))) from None
+                shapes = dict(zip(step.body.loads, (a.shape for a in arrays)))
+                raise EvaluationError(f"{_describe(node)} failed ({exc}); inputs " + ", ".join(
+                    f"{describe(t)}: shape {shapes[t]}" for t in _operands(node, shapes))) \
+                    from None
             if len(shape) != ndim:
                 shape = (1,) * (ndim - len(shape)) + tuple(shape)
             for t, a, axes in zip(step.body.loads, arrays, checks):
@@ -131,7 +159,7 @@ class CThunk:
                 for ax in axes:
                     if a.shape[ax] == 1 and shape[pad + ax] != 1:
                         raise EvaluationError(
-                            f"{describe(node)}: input {describe(t)} has size 1 on axis {ax} at "
+                            f"{_describe(node)}: input {describe(t)} has size 1 on axis {ax} at "
                             f"run time but its type {t.type} does not declare that axis "
                             "broadcastable; declare it (T.row, T.col, dimshuffle('x', ...), "
                             "broadcastable=) or pass a matching shape")
@@ -316,12 +344,13 @@ def make_thunk(inputs, outputs, mode):
         return numpy_backend.make_thunk(inputs, outputs, mode)
     from .c_compile import CompileError, load_module
 
-    math_prelude, flags = _math_flags()
+    from eggflow.codegen.cmath import FLAGS, LINK_FLAGS
+
     blas = any(s.kind == "blas" for s in program.steps)
-    source = prelude(math_prelude) + program.source + (BLAS_SOURCE if blas else "")
+    source = prelude() + program.source + (BLAS_SOURCE if blas else "")
     cdef = program.cdef + (BLAS_CDEF if blas else "")
     try:
-        ffi, lib = load_module(cdef, source, blas=blas, extra_compile_args=("-fwrapv",) + flags)
+        ffi, lib = load_module(cdef, source, blas=blas, extra_compile_args=FLAGS + LINK_FLAGS)
     except (CompileError, OSError) as exc:
         warnings.warn(f"eggflow: the C backend could not compile this function; running it on "
                       f"the reference executor instead: {exc}", CBackendWarning, stacklevel=3)

@@ -8,7 +8,9 @@ A row is plain data (DESIGN's schema, ``ROW_KEYS``): what the e-graph did, what 
 median, min and max of ``repeats`` calls), peak memory of one call (tracemalloc), and the
 largest error against the workload's accurate reference. A metric of a stage that does not
 exist yet (lowering, C compile, fused kernels before the C backend) is None, never made up.
-Peers are timed in the same run, so ratios are meaningful on a noisy machine.
+Peers are timed in the same run, so ratios are meaningful on a noisy machine. A workload's
+``updates`` (shared parameters written by each call) are compiled as eggflow ``updates=`` and
+written back by the peers; every run starts from the parameters' initial values.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import platform
 import statistics
 import time
 import tracemalloc
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -87,10 +90,15 @@ _BACKEND_MODULES = {"numpy": "eggflow.backends.numpy_backend", "c": "eggflow.bac
 
 
 def backend_available(name: str) -> tuple:
+    """(True, "") if the backend's module imports, else (False, why)."""
     module = _BACKEND_MODULES.get(name)
-    if module and importlib.util.find_spec(module) is not None:
-        return True, ""
-    return False, f"backend {name!r} is not built yet ({module} does not exist)"
+    if not module or importlib.util.find_spec(module) is None:
+        return False, f"backend {name!r} is not built yet ({module} does not exist)"
+    try:
+        importlib.import_module(module)
+    except Exception as exc:  # noqa: BLE001 - a half-built backend: say why, do not crash
+        return False, f"backend {name!r} cannot be imported: {type(exc).__name__}: {exc}"
+    return True, ""
 
 
 def _row(workload, size, config, backend, peer=None, **metrics) -> dict:
@@ -169,12 +177,37 @@ def graph_stats(outputs) -> dict:
 
 
 # -- running ------------------------------------------------------------------------------------
+def compile_workload(wl, mode) -> tuple:
+    """``(f, call)``: the eggflow function of the workload (its updates as ``updates=``) and
+    ``call(*values) -> [every output]``, the updated outputs read back from their shared
+    variables after the call (as the peers return them)."""
+    updated = {k: s for s, k in wl.updates}
+    kept = [k for k in range(len(wl.outputs)) if k not in updated]
+    f = ef.function(wl.inputs, [wl.outputs[k] for k in kept], mode=mode,
+                    updates=[(s, wl.outputs[k]) for s, k in wl.updates])
+    if not updated:
+        return f, f
+
+    def call(*values):
+        got = f(*values)
+        out = [None] * len(wl.outputs)
+        for k, g in zip(kept, got):
+            out[k] = g
+        for k, s in updated.items():
+            out[k] = s.get_value(borrow=True)
+        return out
+
+    return f, call
+
+
 def run_config(wl, size: int, config: Config, repeats: int, reference) -> dict:
     ok, why = backend_available(config.backend)
     if not ok:
         return _row(wl.name, size, config.name, config.backend, status="skipped", reason=why)
     started = time.perf_counter()
-    f = ef.function(wl.inputs, wl.outputs, mode=config.mode())
+    with warnings.catch_warnings(record=True) as caught:  # a backend falling back says so
+        warnings.simplefilter("always")
+        f, call = compile_workload(wl, config.mode())
     total = time.perf_counter() - started
     rep = f.report.optimization
     compile_seconds = {"total": total, "encode": None, "main": None, "extract": None,
@@ -188,14 +221,32 @@ def run_config(wl, size: int, config: Config, repeats: int, reference) -> dict:
                   "stop_reasons": [p.stop_reason for p in rep.phases],
                   "fallback": rep.fallback}
     values = list(wl.values)
+    wl.reset()  # the shared variables a previous run updated
+    with np.errstate(all="ignore"), warnings.catch_warnings(record=True) as first:
+        warnings.simplefilter("always")
+        got = call(*values)
+    got = got if isinstance(got, list) else [got]
     with np.errstate(all="ignore"):
-        got = f(*values)
-        got = got if isinstance(got, list) else [got]
-        runtime = time_calls(f, values, repeats, warmup=0)  # the call above warmed it up
-        peak = peak_memory(f, values)
+        runtime = time_calls(call, values, repeats, warmup=0)  # the call above warmed it up
+        peak = peak_memory(call, values)
+    notes = _notes(f, config, caught + first)
     return _row(wl.name, size, config.name, config.backend, egraph=egraph,
                 extracted=graph_stats(f.optimized_outputs), compile_seconds=compile_seconds,
-                runtime=runtime, peak_memory=peak, max_error=max_error(got, reference))
+                runtime=runtime, peak_memory=peak, max_error=max_error(got, reference),
+                reason="; ".join(notes) or None)
+
+
+def _notes(f, config: Config, caught) -> list:
+    """What the row should say although it ran: the backend that really ran when it is not
+    the configuration's, the compile report's notes, warnings (not numerical ones)."""
+    notes = []
+    ran = getattr(f.report, "backend", config.backend)
+    if ran != config.backend:
+        notes.append(f"ran on the {ran} backend")
+    notes += [str(n) for n in getattr(f.report, "notes", [])]
+    notes += [f"{w.category.__name__}: {w.message}" for w in caught
+              if not issubclass(w.category, (RuntimeWarning, DeprecationWarning))]
+    return list(dict.fromkeys(notes))
 
 
 # peers that compile the whole graph (Numba, XLA) take minutes on the "large" workloads: a suite
@@ -203,14 +254,17 @@ def run_config(wl, size: int, config: Config, repeats: int, reference) -> dict:
 HEAVY_PEERS = ("pytensor", "jax")
 
 
-def run_peer(wl, size: int, name: str, repeats: int, reference, explicit=False) -> dict:
+def run_peer(wl, size: int, name, repeats: int, reference, explicit=False) -> dict:
+    """One peer's row; ``name`` is a peer's name in ``peers.PEERS`` or a ``Peer`` (its row
+    says ``peer.name``)."""
     from . import peers as P
 
-    if name in HEAVY_PEERS and "large" in wl.tags and not explicit:
+    peer = name if isinstance(name, P.Peer) else P.PEERS[name]
+    name = peer.name
+    if name.split("-")[0] in HEAVY_PEERS and "large" in wl.tags and not explicit:
         return _row(wl.name, size, "peer", None, name, status="skipped",
                     reason=f"{name} compiles the whole {wl.name} graph: minutes; run it with "
                            f"-w {wl.name} -p {name}")
-    peer = P.PEERS[name]
     ok, info = peer.available()
     if not ok:
         return _row(wl.name, size, "peer", None, name, status="skipped", reason=info)
@@ -220,6 +274,7 @@ def run_peer(wl, size: int, name: str, repeats: int, reference, explicit=False) 
         return _row(wl.name, size, "peer", None, name, status="skipped",
                     reason=getattr(peer, "last_reason", "not runnable"))
     values = list(wl.values)
+    wl.reset()  # prepare's warm-up call (or a previous run) updated the shared variables
     with np.errstate(all="ignore"):
         got = fn(*values)  # the first call compiles (jit, C): part of compile time
         compile_seconds = {"total": time.perf_counter() - started}
@@ -232,7 +287,9 @@ def run_peer(wl, size: int, name: str, repeats: int, reference, explicit=False) 
 def run(workloads=None, configs=None, peers=None, suite="quick", sizes=None, seed=0,
         repeats=None, progress=None) -> list:
     """Rows for every (workload, configuration) and (workload, peer). ``sizes``: workload ->
-    size overriding the suite's; ``progress(done, total, label)`` is told as rows finish."""
+    size overriding the suite's; ``progress(done, total, label)`` is told as rows finish.
+    Workloads, configurations and peers are names or objects (``WorkloadSpec``, ``Config``,
+    ``peers.Peer``): an object need not be registered."""
     s_workloads, s_configs, s_peers, s_repeats = SUITES[suite]
     names = workloads or (W.names() if s_workloads == "all" else s_workloads)
     configs = [CONFIGS[c] if isinstance(c, str) else c
@@ -241,8 +298,9 @@ def run(workloads=None, configs=None, peers=None, suite="quick", sizes=None, see
     repeats = repeats or s_repeats
     rows = []
     cases = []
-    for name in names:  # a suite's size may be a list: one case per size
-        spec = W.get(name)
+    for spec in names:  # a suite's size may be a list: one case per size
+        spec = spec if isinstance(spec, W.WorkloadSpec) else W.get(spec)
+        name = spec.name
         size = (sizes or {}).get(name) or spec.sizes.get(suite) or next(iter(spec.sizes.values()))
         cases += [(name, spec, s) for s in (size if isinstance(size, (list, tuple)) else [size])]
     total = len(cases) * (len(configs) + len(peers))
@@ -250,17 +308,18 @@ def run(workloads=None, configs=None, peers=None, suite="quick", sizes=None, see
         wl = spec.build(size, seed)
         with np.errstate(all="ignore"):
             reference = wl.reference(*wl.values) if wl.reference else None
-        jobs = [(c.name, run_config, c) for c in configs] + [(p, run_peer, p) for p in peers]
-        for label, job, what in jobs:
+        jobs = [(c.name, c) for c in configs] + [(getattr(p, "name", p), p) for p in peers]
+        for label, what in jobs:
             try:
-                if job is run_peer:
-                    row = run_peer(wl, size, what, repeats, reference, explicit=bool(workloads))
-                else:
+                if isinstance(what, Config):
                     row = run_config(wl, size, what, repeats, reference)
+                else:
+                    row = run_peer(wl, size, what, repeats, reference, explicit=bool(workloads))
             except Exception as exc:  # noqa: BLE001 - a failing case is a row, not a crash
-                row = _row(name, size, label if label in CONFIGS else "peer", None,
-                           None if label in CONFIGS else label, status="error",
-                           reason=f"{type(exc).__name__}: {exc}")
+                is_config = isinstance(what, Config)
+                row = _row(name, size, label if is_config else "peer",
+                           what.backend if is_config else None, None if is_config else label,
+                           status="error", reason=f"{type(exc).__name__}: {exc}")
             rows.append(row)
             if progress:
                 progress(len(rows), total, f"{name} / {label}")

@@ -22,6 +22,11 @@ trace time with eggflow's own NumPy implementation, as ``jax.jit`` needs static 
 ``prepare`` compiles and runs the workload once on its values (a warm-up that also checks the
 translation); the callable it returns is what a benchmark times. PyTensor compiles in its
 default mode (``PYTENSOR_FLAGS=mode=...`` picks another); the version string names the linker.
+``pytensor_c_peer()`` is PyTensor with its C linker and a BLAS (``setup_pytensor_blas``: the
+scipy-openblas32 wheel through a small shim when PyTensor found no BLAS itself).
+
+A workload with ``updates`` (shared parameters of a training step) gets them written back
+after each call by every peer (``with_updates``), as eggflow's ``function(updates=...)`` does.
 """
 
 from __future__ import annotations
@@ -82,6 +87,22 @@ def _as_list(outs) -> list:
     return [np.asarray(outs)]
 
 
+def with_updates(workload, fn) -> Callable:
+    """``fn`` that also writes the workload's updated outputs back to their shared variables
+    after each call (``Workload.updates``), as eggflow's ``function(updates=...)`` does."""
+    if not workload.updates:
+        return fn
+    pairs = list(workload.updates)
+
+    def run(*values):
+        outs = fn(*values)
+        for s, k in pairs:
+            s.set_value(outs[k])  # a copy: a peer may reuse or lock its output buffers
+        return outs
+
+    return run
+
+
 # -- numpy and numexpr ----------------------------------------------------------------------
 class NumPyPeer(Peer):
     name, module = "numpy", "numpy"
@@ -90,7 +111,7 @@ class NumPyPeer(Peer):
         if workload.numpy is None:
             return self._skip("no hand-written NumPy version")
         fn = workload.numpy
-        return self._ready(lambda *values: _as_list(fn(*values)))
+        return self._ready(with_updates(workload, lambda *values: _as_list(fn(*values))))
 
 
 class NumExprPeer(Peer):
@@ -126,7 +147,7 @@ class NumExprPeer(Peer):
                 run(*workload.values)
         except Exception as exc:
             return self._skip(f"numexpr failed: {type(exc).__name__}: {exc}")
-        return self._ready(run)
+        return self._ready(with_updates(workload, run))
 
 
 # -- the shared translation table ------------------------------------------------------------
@@ -248,6 +269,10 @@ TRANSLATIONS.update({
 })
 # eggflow ops deliberately left out (prepare says so, naming the op)
 UNTRANSLATED = {"map_index": "a loop over a body graph (jacobian, hessian)"}
+UNTRANSLATED.update({op: "a late-phase op (fusion, BLAS or inplace form): peers run the "
+                     "unoptimized graph, which never holds it" for op in (
+                         "load", "kernel", "kernel_i", "kreduce", "gemm", "gemv", "ger",
+                         "gemm_i", "gemv_i", "ger_i", "set_subtensor_i", "inc_subtensor_i")})
 
 
 class Namespace:
@@ -482,6 +507,7 @@ class _GraphPeer(Peer):
             args += [s.get_value(borrow=True) for s in shared]
             return compiled(*args)
 
+        run = with_updates(workload, run)
         try:
             with np.errstate(all="ignore"):  # warm-up: compiles lazily, checks that it runs
                 run(*workload.values)
@@ -497,10 +523,12 @@ class _GraphPeer(Peer):
 class PyTensorPeer(_GraphPeer):
     name, module, label = "pytensor", "pytensor", "PyTensor"
 
-    def __init__(self, mode=None):
+    def __init__(self, mode=None, name=None, note=""):
         super().__init__()
         self.mode = mode  # None: PyTensor's default mode (config.mode, PYTENSOR_FLAGS)
         self._checked = None  # (mode to compile with, its description), after a smoke test
+        self.name = name or self.name
+        self.note = note  # added to the version string (how BLAS was set up, say)
 
     def _mode(self):
         """The mode to compile with: the requested one if a tiny function compiles and runs in
@@ -511,7 +539,10 @@ class PyTensorPeer(_GraphPeer):
             from pytensor.compile.mode import Mode, get_mode
 
             mode = get_mode(self.mode)
-            desc = f"{type(mode.linker).__name__.removesuffix('Linker').lower()} linker"
+            kind = type(mode.linker).__name__.removesuffix("Linker").lower()
+            if kind == "vm" and getattr(mode.linker, "c_thunks", False):
+                kind = "cvm (C)"
+            desc = f"{kind} linker"
             try:
                 x = pt.dvector("x")
                 fn = pytensor.function([x], pt.exp(x), mode=mode)
@@ -524,7 +555,8 @@ class PyTensorPeer(_GraphPeer):
         return self._checked
 
     def version(self, mod):
-        return f"{mod.__version__} ({self._mode()[1]})"
+        note = f"; {self.note}" if self.note else ""
+        return f"{mod.__version__} ({self._mode()[1]}{note})"
 
     def compile(self, outputs, leaves):
         import pytensor
@@ -534,6 +566,148 @@ class PyTensorPeer(_GraphPeer):
         outs = translate(ns, outputs, leaves, variables)
         fn = pytensor.function(variables, outs, mode=self._mode()[0], on_unused_input="ignore")
         return lambda *args: _as_list(fn(*args))
+
+
+# -- PyTensor's C backend and a BLAS for it ----------------------------------------------------
+# Level-1/2/3 BLAS routines (Fortran ABI names without the trailing "_"); PyTensor's C code
+# calls a few of them (gemm, gemv, ger, dot, ...).
+_BLAS_ROUTINES = [p + r for p in "sdcz" for r in (
+    "rotg rotmg rot rotm swap scal copy axpy dot dotu dotc nrm2 asum gemv gbmv symv sbmv spmv "
+    "trmv tbmv tpmv trsv tbsv tpsv ger geru gerc syr spr syr2 spr2 hemv hbmv hpmv her hpr her2 "
+    "hpr2 gemm symm syrk syr2k hemm herk her2k trmm trsm").split()]
+_BLAS_ROUTINES += ["isamax", "idamax", "icamax", "izamax", "scasum", "dzasum", "scnrm2",
+                   "dznrm2", "sdsdot", "dsdot"]
+_JUMP = {"x86_64": "jmp {}@PLT", "aarch64": "b {}"}  # a tail call: any signature forwards
+
+
+def _scipy_openblas_shim(cache_dir) -> tuple[str, str]:
+    """(ldflags, description) linking PyTensor's C code to the scipy-openblas32 wheel.
+
+    That library's symbols carry a ``scipy_`` prefix (``scipy_dgemm_``), so linking it alone
+    leaves ``dgemm_`` undefined: a small shared library of jumps (``dgemm_`` ->
+    ``scipy_dgemm_``), built once into ``cache_dir``, sits in between."""
+    import ctypes
+    import hashlib
+    import os
+    import platform
+    import shutil
+    import subprocess
+
+    import scipy_openblas32
+
+    lib_dir, lib = scipy_openblas32.get_lib_dir(), scipy_openblas32.get_library()
+    jump = _JUMP.get(platform.machine())
+    if jump is None or platform.system() != "Linux":
+        raise RuntimeError(f"no BLAS shim for {platform.system()} {platform.machine()}")
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        raise RuntimeError("no C compiler (cc, gcc) to build the BLAS shim")
+    path = os.path.join(lib_dir, f"lib{lib}.so")
+    so = ctypes.CDLL(path)
+    names = [n for n in _BLAS_ROUTINES if hasattr(so, f"scipy_{n}_")]
+    key = hashlib.sha1(f"{path} {os.path.getmtime(path)} {names}".encode()).hexdigest()[:12]
+    out = os.path.join(cache_dir, f"eggflow_blas_shim_{key}")
+    if not os.path.exists(os.path.join(out, "libeggflow_blas.so")):
+        os.makedirs(out, exist_ok=True)
+        asm = [".text"]
+        for n in names:
+            asm += [f".globl {n}_", f".type {n}_, @function", f"{n}_:",
+                    "    " + jump.format(f"scipy_{n}_")]
+        asm.append('.section .note.GNU-stack,"",@progbits')
+        src = os.path.join(out, "shim.S")
+        with open(src, "w") as fh:
+            fh.write("\n".join(asm) + "\n")
+        tmp = os.path.join(out, f"libeggflow_blas.{os.getpid()}.so")
+        subprocess.run([cc, "-shared", "-fPIC", "-o", tmp, src, f"-L{lib_dir}", f"-l{lib}",
+                        f"-Wl,-rpath,{lib_dir}"], check=True, capture_output=True)
+        os.replace(tmp, os.path.join(out, "libeggflow_blas.so"))
+    flags = f"-L{out} -leggflow_blas -L{lib_dir} -l{lib} -Wl,-rpath,{out} -Wl,-rpath,{lib_dir}"
+    return flags, (f"BLAS: scipy-openblas32 {scipy_openblas32.__version__} through a "
+                   f"{len(names)}-symbol shim ({out})")
+
+
+def setup_pytensor_blas() -> str:
+    """Give PyTensor's C code a BLAS when it found none (``config.blas__ldflags`` empty): the
+    scipy-openblas32 wheel (through a shim, see ``_scipy_openblas_shim``), else a system
+    ``-lopenblas``. Checked on a compiled C dot; on failure the flags are cleared again, and
+    PyTensor computes its BLAS ops with NumPy (their Python code). Returns what was used."""
+    import ctypes.util
+
+    import pytensor
+
+    if pytensor.config.blas__ldflags:
+        return f"BLAS: {pytensor.config.blas__ldflags} (PyTensor's own)"
+    attempts, failures = [], []
+    try:
+        import scipy_openblas32  # noqa: F401 - the wheel (pip install scipy-openblas32)
+
+        attempts.append(lambda: _scipy_openblas_shim(pytensor.config.compiledir))
+    except ImportError:
+        failures.append("scipy-openblas32 is not installed")
+    if ctypes.util.find_library("openblas"):
+        attempts.append(lambda: ("-lopenblas", "BLAS: -lopenblas"))
+    for attempt in attempts:
+        try:
+            flags, how = attempt()
+            pytensor.config.blas__ldflags = flags
+            _check_pytensor_c_dot()
+            return how
+        except Exception as exc:  # noqa: BLE001 - say why and try the next one
+            pytensor.config.blas__ldflags = ""
+            failures.append(f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+    pytensor.config.blas__ldflags = ""
+    return "no BLAS: dot/gemm run NumPy's (" + "; ".join(failures or ["none found"]) + ")"
+
+
+def _check_pytensor_c_dot():
+    import pytensor
+    import pytensor.tensor as pt
+    from pytensor.compile.mode import Mode
+
+    a, b = pt.dmatrices("a", "b")
+    fn = pytensor.function([a, b], pt.dot(a, b), mode=Mode(linker="cvm", optimizer="fast_run"))
+    nodes = fn.maker.fgraph.toposort()
+    if not any(getattr(th, "cthunk", None) is not None
+               for n, th in zip(nodes, fn.vm.thunks) if "Dot" in type(n.op).__name__
+               or "Gemm" in type(n.op).__name__):
+        raise RuntimeError("the dot did not compile to C")
+    x = np.arange(12.0).reshape(3, 4)
+    if not np.allclose(fn(x, x.T), x @ x.T):
+        raise RuntimeError("the C dot computes a wrong product")
+
+
+def pytensor_c_peer(name="pytensor-c") -> "PyTensorPeer":
+    """PyTensor with its C backend (``Mode(linker="cvm", optimizer="fast_run")``) and a BLAS
+    (``setup_pytensor_blas``); its version string says which BLAS. If C code does not compile
+    here, PyTensor's default mode, named "pytensor" and saying why."""
+    ok, why = PEERS["pytensor"].available()
+    if not ok:
+        return PyTensorPeer(name=name)
+    import warnings
+
+    with warnings.catch_warnings():  # "could not link to a BLAS": setup_pytensor_blas sees to it
+        warnings.simplefilter("ignore")
+        return _pytensor_c_peer(name)
+
+
+def _pytensor_c_peer(name):
+    import pytensor
+    import pytensor.tensor as pt
+    from pytensor.compile.mode import Mode
+
+    mode = Mode(linker="cvm", optimizer="fast_run")
+    try:
+        x = pt.dvector("x")
+        fn = pytensor.function([x], pt.exp(x) + 1, mode=mode)
+        if not any(getattr(th, "cthunk", None) is not None for th in fn.vm.thunks):
+            raise RuntimeError("no op compiled to C")
+        if not np.allclose(fn(np.zeros(2)), 2.0):
+            raise RuntimeError("exp(0) + 1 != 2")
+    except Exception as exc:  # noqa: BLE001 - no compiler, no headers, ...
+        return PyTensorPeer(name="pytensor", note=f"its C linker failed: {type(exc).__name__}: "
+                                                  f"{str(exc).splitlines()[0][:200]}")
+    note = setup_pytensor_blas()
+    return PyTensorPeer(mode=mode, name=name, note=note)
 
 
 class JaxPeer(_GraphPeer):
@@ -572,4 +746,4 @@ def versions() -> dict:
 
 
 __all__ = ["Peer", "PEERS", "versions", "TRANSLATIONS", "ELEMWISE", "UNTRANSLATED", "translate",
-           "Namespace"]
+           "Namespace", "with_updates", "setup_pytensor_blas", "pytensor_c_peer"]

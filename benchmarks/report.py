@@ -10,7 +10,8 @@ COLUMNS = ("workload", "size", "run", "median ms", "vs numpy", "max error", "mod
 
 
 def _run_name(row) -> str:
-    return f"peer {row['peer']}" if row["peer"] else f"{row['config']} ({row['backend']})"
+    name = f"peer {row['peer']}" if row["peer"] else f"{row['config']} ({row['backend']})"
+    return f"{name} {row['variant']}" if row.get("variant") else name
 
 
 def _fmt(v, spec="{:.3g}") -> str:
@@ -65,6 +66,110 @@ def markdown(doc) -> str:
     lines += ["| " + " | ".join(c.replace("|", "/") for c in cells) + " |"
               for cells in table_rows(doc["rows"])]
     return "\n".join(lines) + "\n"
+
+
+# -- ratios: one table per workload -------------------------------------------------------------
+RATIO_COLUMNS = ("run", "time", "vs numpy", "vs fastest peer", "max error", "compile s", "note")
+
+
+def fmt_seconds(t) -> str:
+    """A duration with a unit that keeps 3 significant digits readable (ns, µs, ms, s)."""
+    if t is None:
+        return "-"
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if t >= scale:
+            return f"{t / scale:.3g} {unit}"
+    return f"{t * 1e9:.3g} ns"
+
+
+def ratios(rows, stat="median", tolerance=1e-4, by_variant=False, exclude=()) -> list:
+    """One dict per row: ``seconds`` (its runtime[stat]), ``vs_numpy`` (the NumPy peer's time
+    over this one: > 1 is faster than NumPy) and ``vs_fastest_peer`` (the same against the
+    fastest peer whose max error is within ``tolerance``: a wrong answer is not a fast one),
+    with ``fastest_peer`` naming it. Rows are compared within their (workload, size), and with
+    ``by_variant`` also within their variant (cold with cold, warm with warm); the peers in
+    ``exclude`` are never the fastest."""
+    def key(r):
+        return (r["workload"], str(r["size"])) + ((r.get("variant"),) if by_variant else ())
+
+    def t(r):
+        return r["runtime"].get(stat) if r["status"] == "ok" and r["runtime"] else None
+
+    numpy_time, fastest = {}, {}
+    for r in rows:
+        if not r["peer"] or t(r) is None:
+            continue
+        if r["peer"] == "numpy":
+            numpy_time[key(r)] = t(r)
+        err = r["max_error"]
+        if r["peer"] in exclude:
+            continue
+        if (err is None or err <= tolerance) and (key(r) not in fastest
+                                                  or t(r) < fastest[key(r)][1]):
+            fastest[key(r)] = (_run_name(r), t(r))
+    out = []
+    for r in rows:
+        mine, base = t(r), numpy_time.get(key(r))
+        best = fastest.get(key(r), (None, None))
+        out.append({"workload": r["workload"], "size": r["size"], "run": _run_name(r),
+                    "group": r.get("group"), "variant": r.get("variant"), "status": r["status"],
+                    "seconds": mine, "vs_numpy": base / mine if base and mine else None,
+                    "fastest_peer": best[0],
+                    "vs_fastest_peer": best[1] / mine if best[1] and mine else None,
+                    "max_error": r["max_error"],
+                    "compile_seconds": (r["compile_seconds"] or {}).get("total"),
+                    "note": r["reason"] or ""})
+    return out
+
+
+def _ratio_cells(x) -> list:
+    status = "" if x["status"] == "ok" else f"{x['status']}: "
+    return [x["run"], fmt_seconds(x["seconds"]), _fmt(x["vs_numpy"], "{:.2f}x"),
+            _fmt(x["vs_fastest_peer"], "{:.2f}x"), _fmt(x["max_error"], "{:.1e}"),
+            _fmt(x["compile_seconds"], "{:.3f}"), (status + x["note"])[:90]]
+
+
+def _by_table(ratio_rows) -> dict:
+    tables: dict = {}
+    for x in ratio_rows:
+        tables.setdefault((x["group"], x["workload"], str(x["size"])), []).append(x)
+    return tables
+
+
+def _title(group, workload, size, rows) -> str:
+    fastest = list(dict.fromkeys(x["fastest_peer"] for x in rows if x["fastest_peer"]))
+    head = f"{group}: " if group else ""
+    return f"{head}{workload} ({size})" + (
+        f"; fastest peer{'s' if len(fastest) > 1 else ''}: {', '.join(fastest)}"
+        if fastest else "")
+
+
+def print_ratio_tables(ratio_rows, console=None, time_label="time"):
+    """One rich table per (group, workload, size) of ``ratios`` rows."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = console or Console()
+    for (group, workload, size), rows in _by_table(ratio_rows).items():
+        t = Table(title=_title(group, workload, size, rows), title_justify="left")
+        for c in RATIO_COLUMNS:
+            t.add_column(time_label if c == "time" else c,
+                         justify="left" if c in ("run", "note") else "right")
+        for x in rows:
+            t.add_row(*_ratio_cells(x))
+        console.print(t)
+
+
+def ratio_markdown(ratio_rows) -> str:
+    """The same tables in markdown."""
+    lines = []
+    for (group, workload, size), rows in _by_table(ratio_rows).items():
+        lines += [f"### {_title(group, workload, size, rows)}", "",
+                  "| " + " | ".join(RATIO_COLUMNS) + " |", "|" + "---|" * len(RATIO_COLUMNS)]
+        lines += ["| " + " | ".join(c.replace("|", "/") for c in _ratio_cells(x)) + " |"
+                  for x in rows]
+        lines.append("")
+    return "\n".join(lines)
 
 
 # -- plots ---------------------------------------------------------------------------------------

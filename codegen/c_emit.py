@@ -14,8 +14,9 @@ views (transposes, broadcasts with stride 0, slices) cost nothing. Per kernel:
   output, re-evaluating the fused body in each pass;
 - BLAS: thin wrappers around cblas ?gemm / ?gemv / ?ger (scipy-openblas32).
 
-Scalar semantics follow NumPy: NaN-propagating maximum/minimum/sign, floor division and
-modulo with NumPy's signs (integer division by zero gives 0), bools stored as one byte.
+Scalar semantics follow NumPy (codegen.cmath's helpers): NaN-propagating maximum/minimum/sign,
+floor division and modulo with NumPy's signs (integer division by zero gives 0), bools stored
+as one byte; transcendentals vectorise through glibc's libmvec with NumPy's inf/NaN results.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ import numpy as np
 
 from eggflow.frontend.op import OPS
 
+from . import cmath
+
 PARALLEL_MIN = 1 << 15  # elements; below this a kernel runs serially
 
 CTYPES = {"bool": "uint8_t", "int8": "int8_t", "int16": "int16_t", "int32": "int32_t",
@@ -36,52 +39,19 @@ MATH_FUNCS = ("exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "
               "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "erf", "pow", "floor",
               "ceil", "fabs", "rint", "nearbyint", "round", "fmod")
 COMPARE = ("lt", "gt", "le", "ge", "eq", "neq")
-# ops whose C depends on the dtype (the op table's ``extra["c"]`` is the float form)
-SPECIAL = {
-    "maximum": "((a >= b || a != a) ? a : b)",  # NaN-propagating, as numpy.maximum
-    "minimum": "((a <= b || a != a) ? a : b)",
-    "true_div": "a / b",
-}
+SPECIAL = {"true_div": "a / b"}  # the op table's C is the float form; cmath.HELPERS the rest
 _PRELUDE = r"""
-#include <math.h>
-#include <stdint.h>
 #include <string.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 #define EF_MIN_PAR %(par)d
-#define EF_DEFINE_FLOAT(T, S) \
-static inline T ef_floordiv_##S(T a, T b) { \
-    T m = fmod##S(a, b); T d = (a - m) / b; \
-    if (b == 0) return a / b; \
-    if (m != 0 && ((b < 0) != (m < 0))) d -= 1; \
-    T f = floor##S(d); if (d - f > (T)0.5) f += 1; return (d == 0 ? copysign##S(0, a / b) : f); } \
-static inline T ef_mod_##S(T a, T b) { \
-    if (b == 0) return fmod##S(a, b); \
-    T m = fmod##S(a, b); \
-    if (m != 0) { if ((b < 0) != (m < 0)) m += b; } else m = copysign##S(0, b); \
-    return m; } \
-static inline T ef_sigmoid_##S(T a) { \
-    if (a >= 0) return (T)1 / ((T)1 + exp##S(-a)); T e = exp##S(a); return e / ((T)1 + e); } \
-static inline T ef_softplus_##S(T a) { \
-    return (a > 0 ? a + log1p##S(exp##S(-a)) : log1p##S(exp##S(a))); }
-EF_DEFINE_FLOAT(double, )
-EF_DEFINE_FLOAT(float, f)
-#define EF_DEFINE_INT(T) \
-static inline T ef_floordiv_##T(T a, T b) { \
-    if (b == 0) return 0; \
-    if ((T)-1 < 0 && b == (T)-1) return (T)(0 - (uint64_t)a); \
-    T q = a / b; if ((a %% b != 0) && ((a < 0) != (b < 0))) q -= 1; return q; } \
-static inline T ef_mod_##T(T a, T b) { \
-    if (b == 0 || ((T)-1 < 0 && b == (T)-1)) return 0; \
-    T m = a %% b; if (m != 0 && ((m < 0) != (b < 0))) m += b; return m; }
-EF_DEFINE_INT(int8_t) EF_DEFINE_INT(int16_t) EF_DEFINE_INT(int32_t) EF_DEFINE_INT(int64_t)
-EF_DEFINE_INT(uint8_t) EF_DEFINE_INT(uint16_t) EF_DEFINE_INT(uint32_t) EF_DEFINE_INT(uint64_t)
 """
 
 
-def prelude(extra: str = "") -> str:
-    return (extra + "\n" if extra else "") + _PRELUDE % {"par": PARALLEL_MIN}
+def prelude() -> str:
+    """Includes, the vector-math declarations and the ``ef_`` scalar helpers (codegen.cmath)."""
+    return cmath.PRELUDE + _PRELUDE % {"par": PARALLEL_MIN}
 
 
 def c_supported(dtype) -> bool:
@@ -132,27 +102,20 @@ def scalar_expr(op: str, params: dict, args: list, arg_dtypes: list, out_dtype: 
     elif op == "cast":
         (a,) = args
         return f"({out_c})(({a}) != 0)" if out_dtype == "bool" else f"({out_c})({a})"
-    elif op == "clip":
-        x, lo, hi = (f"({out_c})({a})" for a in args)
-        mx = SPECIAL["maximum"].replace("a", "EFX").replace("b", lo).replace("EFX", x)
-        return SPECIAL["minimum"].replace("a", "EFY").replace("b", hi).replace("EFY", mx)
     else:
         compute = out_dtype
     if op == "pow" and kind != "f":
         return None  # NumPy raises on negative integer powers: the reference runs it
-    fsuffix = {"float64": "_", "float32": "_f"}.get(compute)
-    if op in ("int_div", "mod"):
-        fn = "ef_floordiv" if op == "int_div" else "ef_mod"
-        template = f"{fn}{fsuffix or '_' + CTYPES[compute]}(a, b)"
-    elif op in ("sigmoid", "softplus") and fsuffix:
-        template = f"ef_{op}{fsuffix}(a)"
+    fsuffix = compute in ("float64", "float32")
+    key = "round_half_away_from_zero" if op == "round" and params.get(
+        "mode") == "half_away_from_zero" else op
+    helper = cmath.helper(key, compute)
+    if helper is not None:
+        template = helper
     elif op == "round":
-        if kind != "f":
-            return args[0]
-        template = "nearbyint(a)" if params.get("mode") == "half_to_even" else "round(a)"
+        template = "rint(a)" if fsuffix else "a"
     elif op == "sgn":
-        template = f"(a != a ? a : ({out_c})((a > 0) - (a < 0)))" if fsuffix else \
-            "((a > 0) - (a < 0))"
+        template = "((a > 0) - (a < 0))"
     elif op == "abs":
         template = "fabs(a)" if fsuffix else "(a < 0 ? -a : a)"
     elif op == "invert" and out_dtype == "bool":

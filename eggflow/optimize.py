@@ -148,7 +148,10 @@ def _phase(outs, rules, budget, name, cost_model, extract_fn, report):
 
         node_ok = late_node_ok(egraph, node_ok)
         model = LateCost(cost_model)
-    selection = extract_fn(egraph, egraph.roots, model, class_types, node_ok)
+    try:
+        selection = extract_fn(egraph, egraph.roots, model, class_types, node_ok)
+    except ValueError as exc:  # no acyclic well-typed choice: the phase's rules are at fault
+        return f"extraction failed: {exc}"
     seconds = time.perf_counter() - started
     report.seconds[f"{name}_extract" if late else "extract"] = seconds
     if not late:

@@ -339,11 +339,13 @@ def late_node_ok(eg, node_ok) -> list:
     runs as that kernel (the bare op would be priced as inline arithmetic)."""
     from eggflow.frontend.op import OPS
 
-    has_kernel = [False] * eg.nclasses
-    for n in eg.nodes:
-        if n.op in KERNELS:
-            has_kernel[n.eclass] = True
     out = list(node_ok)
+    has_kernel = [False] * eg.nclasses
+    for i, n in enumerate(eg.nodes):
+        if n.op in KERNELS and n.children[0] == n.eclass:  # a body of constants only: it is
+            out[i] = False  # the op itself (load(c) = c), so the kernel would contain itself
+        elif n.op in KERNELS and node_ok[i]:
+            has_kernel[n.eclass] = True
     for i, n in enumerate(eg.nodes):
         fam = OPS[n.op].family if n.op in OPS else "leaf"
         if has_kernel[n.eclass] and fam in ("elemwise", "reduce", "nnet"):

@@ -33,6 +33,7 @@ def _seed(name: str):
     decl = OPS[name]
     args = (x, y, z)[: decl.nin]
     params = {p: param(p) for p in decl.params}
+    # f(x, y) = kernel(f(load(x), load(y))) for materialised x, y
     return rewrite(f"fuse-{name}", op(name, *args, **params),
                    op("kernel", op(name, *(op("load", a) for a in args), **params)),
                    when=[top(a) for a in args],
@@ -41,10 +42,13 @@ def _seed(name: str):
 
 R = [_seed(name) for name, decl in OPS.items() if decl.family == "elemwise"]
 R += [
+    # load(kernel(s)) = s: reading a kernel's result = computing its body inline
     rewrite("fuse", op("load", op("kernel", s)), s,
             law="reading a kernel's result = computing its body inline"),
+    # load(c) = c for a scalar constant: a literal in the kernel
     rewrite("load-const", op("load", c), c, law="a scalar constant is inlined as a literal"),
 ]
+# r(x) = kreduce(load(x), r): a reduction reads its input inline
 R += [rewrite(f"fuse-{name}", op(name, x, axis=axis),
               op("kreduce", op("load", x), op=name, axis=axis), when=top(x),
               law=f"{name} reads its input inline (producers fuse into it)")

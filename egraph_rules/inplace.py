@@ -23,6 +23,7 @@ def _rules(name: str, arities, ndims=None):
     args = _v if ndims is None else [pvars(f"v{k}", ndim=nd or None)[0]
                                     for k, nd in enumerate(ndims)]
     when = [] if ndims is None else [has_ndim(a, 0) for a, nd in zip(args, ndims) if nd == 0]
+    # op(...) = op_i(...): the same value, may overwrite its destroyed input
     return [rewrite(f"inplace-{name}" + ("" if decl.nin else f"-{n}"),
                     op(name, *args[:n], **params), op(name + "_i", *args[:n], **params),
                     when=when, law=f"{name} may overwrite its input (destroy handler decides)")

@@ -22,6 +22,7 @@ def _forms(name, nx, ny, nz):
             same_dtype(x, z)]
     d = op("dot", x, y)
     aw = when + [same_dtype(al, z), has_ndim(al, 0)]
+    # z + alpha*dot(x, y) = gemm/gemv(z, alpha, x, y, 1), each sign and operand order
     return [
         rewrite(f"{name}-add", d + z, op(name, z, 1, x, y, 1), when=when,
                 law=f"dot(x, y) + z = {name}(z, 1, x, y, 1)"),
@@ -44,7 +45,9 @@ def _forms(name, nx, ny, nz):
 outer = T.dot(op("dimshuffle", u, pattern=(0, "x")), op("dimshuffle", v, pattern=("x", 0)))
 gw = [has_ndim(z, 2), is_float(z), same_dtype(u, v), same_dtype(u, z)]
 aw = gw + [same_dtype(al, z), has_ndim(al, 0)]
-R = _forms("gemm", 2, 2, 2) + _forms("gemv", 2, 1, 1) + [
+R = _forms("gemm", 2, 2, 2) + _forms("gemv", 2, 1, 1)
+R += [
+    # z + alpha*outer(u, v) = ger(z, alpha, u, v)
     rewrite("ger-add", z + outer, op("ger", z, 1, u, v), when=gw,
             law="z + outer(u, v) = ger(z, 1, u, v)"),
     rewrite("ger-sub", z - outer, op("ger", z, -1, u, v), when=gw,

@@ -208,7 +208,8 @@ def test_update_of_a_shared_variable_the_outputs_do_not_read():
     text = pydotprint(f, format="dot", return_image=True)
     assert 'label="w Tensor(float64, (?,))"' in text and 'label="update of w"' in text
     assert text.count("style=dashed") == 1
-    assert lines(debugprint(f, file="str", print_type=False))[-2:] == ["update of w:", "x [id B]"]
+    last = lines(debugprint(f, file="str", print_type=False))[-2:]
+    assert last[0] == "update of w:" and last[1].startswith("x [id ")
 
 
 def test_compact_hides_unnamed_intermediates():
@@ -245,4 +246,4 @@ def test_function_prints_the_graph_that_runs():
     x = T.dvector("x")
     f = ef.function([x], T.log(1 + T.exp(x)))  # FAST_RUN: the optimizer makes it softplus
     text = debugprint(f, file="str")
-    assert text.startswith("softplus [id A]") and "log" not in text
+    assert "softplus" in text and "log" not in text  # in a fused kernel (the C backend's form)

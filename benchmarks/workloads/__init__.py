@@ -7,6 +7,12 @@ A workload file registers a builder:
 
 ``Workload`` is plain data: eggflow outputs and inputs, input values, a hand-written NumPy
 version (the ``numpy`` peer), a float64-or-better reference, and optional numexpr text.
+
+A training step may keep its parameters in shared variables, as Theano's tutorials do:
+``updates`` pairs a shared variable with the index of the output holding its new value. Every
+implementation still returns all the outputs (new values included), and the runner writes
+each new value back after the call (eggflow: ``function(..., updates=...)``); ``reset()`` puts
+the initial values back, so that every run starts from the same state.
 """
 
 from __future__ import annotations
@@ -28,6 +34,18 @@ class Workload:
     numexpr: list | None = None  # numexpr expression text per output (elementwise only)
     tags: tuple = ()
     notes: str = ""
+    updates: tuple = ()  # (shared variable, index of the output that is its new value), ...
+    initial: list = field(default=None, repr=False)  # the shared values at build time
+
+    def __post_init__(self):
+        self.updates = tuple(self.updates)
+        if self.initial is None:
+            self.initial = [s.get_value(borrow=False) for s, _ in self.updates]
+
+    def reset(self) -> None:
+        """Give the updated shared variables their values at build time back."""
+        for (s, _), value in zip(self.updates, self.initial):
+            s.set_value(value, borrow=False)
 
 
 @dataclass

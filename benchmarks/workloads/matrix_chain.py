@@ -20,8 +20,12 @@ CHAINS = {
 
 
 def _chain(length: int, size: int, seed: int) -> Workload:
-    name = f"matrix_chain_{length}"
-    dims = [d * size if d else 1 for d in CHAINS[length]]
+    return _chain_of(f"matrix_chain_{length}", [d * size if d else 1 for d in CHAINS[length]],
+                     seed)
+
+
+def _chain_of(name: str, dims: list, seed: int, tags=("matrix_chain", "blas")) -> Workload:
+    """The left-to-right product of matrices dims[i] x dims[i+1]."""
     rng = np.random.default_rng(seed)
     mats = [T.tensor("float64", shape=(p, q), name=f"m{i}")
             for i, (p, q) in enumerate(zip(dims, dims[1:]))]
@@ -35,7 +39,7 @@ def _chain(length: int, size: int, seed: int) -> Workload:
         return [reduce(lambda acc, m: np.dot(m, acc), reversed(ms[:-1]), ms[-1])]
 
     return Workload(name, [reduce(T.dot, mats)], mats, values, numpy=numpy,
-                    reference=reference, tags=("matrix_chain", "blas"),
+                    reference=reference, tags=tags,
                     notes="numpy peer: np.linalg.multi_dot (a careful user's optimal order); "
                           "written left to right, the chain is O(n³)")
 
@@ -56,3 +60,16 @@ def build4(size: int, seed: int) -> Workload:
 def build6(size: int, seed: int) -> Workload:
     """A 6-matrix chain (n,10n) (10n,10n) (10n,n) (n,10n) (10n,10n) (10n,1), left to right."""
     return _chain(6, size, seed)
+
+
+ABC_TAGS = ("matrix_chain", "blas", "issue5")
+
+
+@register("matrix_chain_abc", sizes={"quick": 10, "full": 100}, tags=ABC_TAGS)
+def build_abc(size: int, seed: int) -> Workload:
+    """A @ B @ C, shapes (n,10n) (10n,10n) (10n,n/10), n = size, left to right (issue 5, W5).
+
+    At 100: 100x1000 . 1000x1000 . 1000x10, 1.0e8 multiply-adds left to right, 1.1e7 right to
+    left."""
+    return _chain_of("matrix_chain_abc", [size, 10 * size, 10 * size, max(1, size // 10)], seed,
+                     ABC_TAGS)

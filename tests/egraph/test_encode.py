@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import eggflow.tensor as T
+from eggflow.frontend.op import apply, apply_node
 from eggflow.egraph_rules.egglog_text import (decode, decode_scalar, encode, read_egraph,
                                                scalar_key)
 from eggflow.egraph_rules.saturate import Budget, run_phase
@@ -45,6 +46,18 @@ def _every_op_graph():
     split = [o for o in toposort([T.grad(T.concatenate([v, v]).sum(), v)]) if o.op == "split"]
     outs += split
     outs += [T.jacobian(v**2, v)]  # map_index: an opaque leaf for the e-graph
+    ld = apply("load", x)  # the late phase's ops (frontend/kernel.py)
+    w = T.dvector("w")
+    outs += [apply("kernel", T.exp(ld)), apply("kernel_i", ld + 1),
+             apply_node("kreduce", (T.sqr(ld),), (("axis", (1,)), ("op", "sum")))]
+    for name in ("gemm", "gemm_i"):
+        outs.append(apply(name, x, s, x, y, 0.5))
+    for name in ("gemv", "gemv_i"):
+        outs.append(apply(name, v, s, x, w, 1.0))
+    for name in ("ger", "ger_i"):
+        outs.append(apply(name, x, s, v, w))
+    outs += [apply("set_subtensor_i", x, 0.5, i, idx=(("array", 0),)),
+             apply("inc_subtensor_i", x, y, idx=(("slice", None, None, None),))]
     return outs
 
 

@@ -16,7 +16,8 @@ def test_every_builtin_rule_is_named_with_a_law_comment():
         path, line = r.source.rsplit(":", 1)
         lines = open(path).read().splitlines()[: int(line) - 1]
         while lines and (lines[-1].startswith(" " * 8) or lines[-1].lstrip().startswith(
-                ("rewrite(", "fact(", "*birewrite(", "op(", "fold(", "*["))):
+                ("rewrite(", "fact(", "*birewrite(", "op(", "fold(", "*[", "return [",
+                     "R += ["))):
             lines.pop()  # another rule of the same group, or a continuation line
         assert lines and lines[-1].lstrip().startswith("# "), f"rule {r.name}: no law comment"
 
