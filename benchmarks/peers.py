@@ -271,7 +271,7 @@ TRANSLATIONS.update({
 UNTRANSLATED = {"map_index": "a loop over a body graph (jacobian, hessian)"}
 UNTRANSLATED.update({op: "a late-phase op (fusion, BLAS or inplace form): peers run the "
                      "unoptimized graph, which never holds it" for op in (
-                         "load", "kernel", "kernel_i", "kreduce", "gemm", "gemv", "ger",
+                         "load", "inline", "kernel", "kernel_i", "kreduce", "gemm", "gemv", "ger",
                          "gemm_i", "gemv_i", "ger_i", "set_subtensor_i", "inc_subtensor_i")})
 
 

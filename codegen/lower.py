@@ -95,6 +95,11 @@ def build_body(root: Node, bare: bool = False) -> Body | None:
             continue
         if node.op == "load":
             names[node] = load_of(node.inputs[0])
+        elif node.op == "inline" and not bare:
+            if node.inputs[0] in names:
+                names[node] = names[node.inputs[0]]
+            else:
+                stack.extend([(node, False), (node.inputs[0], False)])
         elif node.op == "constant" and node.ndim == 0 and node.dtype in CTYPES:
             names[node] = literal(node.data, node.dtype)
         elif not _is_elemwise(node) or (bare and node is not root):

@@ -20,7 +20,7 @@ TRANSCENDENTAL = {"exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sin"
                   "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "erf", "sigmoid",
                   "softplus", "pow"}
 SLOW = {"true_div", "int_div", "mod", "sqrt", "reciprocal"}
-FREE = {"dimshuffle", "shape", "shape_i", "identity", "reshape"}  # views / metadata
+FREE = {"dimshuffle", "shape", "shape_i", "identity", "reshape", "inline"}  # views, metadata
 
 
 @dataclass(frozen=True)

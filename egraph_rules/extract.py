@@ -395,7 +395,7 @@ def kernel_aware(eg, roots, cost_model, class_types, node_ok, seconds: float = 1
     started = time.perf_counter()
     costs = costs or node_costs(eg, cost_model, class_types, node_ok)
     first = greedy_ls(eg, roots, cost_model, class_types, node_ok, seconds, costs)
-    inline = [n.op == "load" or (n.op in OPS and OPS[n.op].family == "elemwise")
+    inline = [n.op in ("load", "inline") or (n.op in OPS and OPS[n.op].family == "elemwise")
               for n in eg.nodes]
     full = _settle(eg, costs, lambda i, vals: (costs[i] + max(vals, default=0.0),) * 2)
     full.update(first)

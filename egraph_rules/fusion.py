@@ -6,10 +6,11 @@ A fused kernel is ``kernel(body)`` where ``body`` is an elementwise expression o
 - seed: an elementwise op of materialised tensors is a one-op kernel,
   ``f(x, y) = kernel(f(load(x), load(y)))`` (only where x and y are ``top``: the graph's own
   tensors, so inline bodies are never seeded again);
-- fuse: ``load(kernel(s)) = s`` — reading a kernel's result equals computing its body inline.
-  After it fires, the e-class of every inline operand holds both choices (read the
-  materialised buffer, or recompute the producer inside the consumer), and extraction decides
-  per operand: chains and trees of any size fuse into one kernel, with no operand cap;
+- fuse: ``load(kernel(s)) = inline(s)`` — reading a kernel's result equals computing its body
+  inside the consumer. After it fires, the e-class of every inline operand holds both choices
+  (read the materialised buffer, or recompute the producer inside the consumer), and
+  extraction decides per operand: chains and trees of any size fuse into one kernel, with no
+  operand cap;
 - reductions (and row-wise softmax/log_softmax/logsumexp) read their input inline,
   ``sum(x) = kreduce(load(x), 'sum')``, so their elementwise producers fuse into them.
 
@@ -42,8 +43,8 @@ def _seed(name: str):
 
 R = [_seed(name) for name, decl in OPS.items() if decl.family == "elemwise"]
 R += [
-    # load(kernel(s)) = s: reading a kernel's result = computing its body inline
-    rewrite("fuse", op("load", op("kernel", s)), s,
+    # load(kernel(s)) = inline(s): reading a kernel's result = computing its body inline
+    rewrite("fuse", op("load", op("kernel", s)), op("inline", s),
             law="reading a kernel's result = computing its body inline"),
     # load(c) = c for a scalar constant: a literal in the kernel
     rewrite("load-const", op("load", c), c, law="a scalar constant is inlined as a literal"),

@@ -5,8 +5,11 @@ encoding, the soundness checker, the reference executor and codegen read them li
 
 - ``load(x)``: inside a kernel's body, read ``x`` elementwise (with broadcasting); the value
   is ``x``. ``kernel(body)``: compute the elementwise expression ``body`` in one loop and
-  materialise it; the value is ``body``. So ``load(kernel(s)) == s`` is the fusion law: reading
-  a kernel's result is the same as computing its body inline.
+  materialise it; the value is ``body``. ``inline(s)``: compute ``s`` right here, inside the
+  consuming kernel. So ``load(kernel(s)) == inline(s)`` is the fusion law: reading a kernel's
+  result is the same as recomputing its body inline. (``inline`` keeps the consumer's choice
+  in an e-class of its own: were it ``s`` itself, a producer kernel and its consumers would
+  share one choice, and a materialised value could never be read by the others.)
 - ``kreduce(body, op, axis)``: the reduction (or row-wise softmax / log_softmax / logsumexp)
   ``op`` of the inline expression ``body``, in one kernel (producers fused into the reduction).
 - ``gemm(z, alpha, x, y, beta) = beta*z + alpha*dot(x, y)`` (BLAS ?gemm), ``gemv`` (matrix x
@@ -45,6 +48,8 @@ def _pass_grad(node, g):
 
 declare(Op("load", "kernel", _same, _identity, _pass_grad, nin=1,
            doc="inside a kernel: read the input elementwise (value: the input)"))
+declare(Op("inline", "kernel", _same, _identity, _pass_grad, nin=1,
+           doc="inside a kernel: compute the (inline) body here (value: the body)"))
 declare(Op("kernel", "kernel", _same, _identity, _pass_grad, nin=1,
            doc="a fused elementwise loop computing its inline body (value: the body)"))
 declare(Op("kernel_i", "kernel", _same, _identity, _pass_grad, nin=1,
