@@ -17,7 +17,7 @@ import warnings
 import numpy as np
 
 from eggflow.codegen.c_emit import prelude
-from eggflow.codegen.lower import BLAS_CDEF, BLAS_SOURCE, lower
+from eggflow.codegen.lower import BLAS_CDEF, BLAS_SOURCE, lower, scalar_loads
 from eggflow.frontend.evaluate import EvaluationError, describe, run_step
 
 
@@ -145,12 +145,48 @@ class CThunk:
 
     def _elementwise(self, step, fallback):
         fn = getattr(self.lib, step.name)
+        flat = getattr(self.lib, step.name + "_flat")
         ffi, node = self.ffi, step.node
         dtype, ndim = np.dtype(node.dtype), node.ndim
         checks = [[ax for ax, d in enumerate(t.type.shape) if d != 1] for t in step.body.loads]
         destroy = step.destroy
+        scalar = scalar_loads(step.body)
+        full = [k for k, sc in enumerate(scalar) if not sc]
+        dtypes = [np.dtype(t.dtype) for t in step.body.loads]
+        args, from_buffer = step.args, ffi.from_buffer
+        first = full[0] if full else 0
+        ndarray = np.ndarray
 
         def run(mem):
+            arrays = [mem[a] for a in args]
+            # the flat path: every load contiguous with one shape (or a single element)
+            ok = True
+            for a, dt in zip(arrays, dtypes):
+                if type(a) is not ndarray or a.dtype != dt:
+                    ok = False
+                    break
+            if ok and arrays:
+                shape = arrays[first].shape
+                if len(shape) == ndim:
+                    for k in full:
+                        a = arrays[k]
+                        if a.shape != shape or not a.flags.c_contiguous:
+                            ok = False
+                            break
+                    if ok:
+                        out = None
+                        if destroy is not None and not scalar[destroy]:
+                            cand = arrays[destroy]
+                            if cand.flags.writeable:
+                                out = cand
+                        if out is None:
+                            out = np.empty(shape, dtype)
+                        if out.size:
+                            flat(out.size, from_buffer(out), *[from_buffer(a) for a in arrays])
+                        return out
+            return general(mem)
+
+        def general(mem):
             arrays = self._arrays(step, mem)
             try:
                 shape = np.broadcast_shapes(*(a.shape for a in arrays)) if arrays else ()

@@ -175,6 +175,7 @@ static void {name}_tile(int64_t o, int64_t i0, int64_t i1, int64_t nd, const int
         for (int64_t i = i0; i < i1; i++) {{ {_load_lines(body, False)} {code} P0[i * s0] = {body.result}; }}
     }}
 }}
+{_flat(name, body)}
 void {name}(int64_t nd, const int64_t *shape, char **ptrs, const int64_t *st) {{
     int64_t inner = shape[nd - 1], outer = 1;
     for (int64_t d = 0; d < nd - 1; d++) outer *= shape[d];
@@ -187,6 +188,39 @@ void {name}(int64_t nd, const int64_t *shape, char **ptrs, const int64_t *st) {{
     for (int64_t t = 0; t < tiles; t++) {{
         int64_t o = t / per, i0 = (t % per) * {TILE};
         {name}_tile(o, i0, i0 + {TILE} < inner ? i0 + {TILE} : inner, nd, shape, ptrs, st);
+    }}
+}}
+"""
+
+
+def scalar_loads(body: Body) -> list:
+    """Per load: statically one element (0-d, or every axis a static 1)."""
+    return [t.ndim == 0 or (t.type.shape is not None and all(d == 1 for d in t.type.shape))
+            for t in body.loads]
+
+
+def _flat(name: str, body: Body) -> str:
+    """``{name}_flat(n, out, load0, ...)``: every load C-contiguous with the output's shape,
+    or one element (read once): one flat loop, the common case, with the least call overhead."""
+    out_c = CTYPES[body.dtype]
+    scalar = scalar_loads(body)
+    params = ", ".join([f"{out_c} *restrict P0"] + [
+        f"const {CTYPES[t.dtype]} *restrict P{k + 1}" for k, t in enumerate(body.loads)])
+    hoisted = " ".join(f"const {CTYPES[t.dtype]} L{k} = P{k + 1}[0];"
+                       for k, t in enumerate(body.loads) if scalar[k])
+    loads = " ".join(f"const {CTYPES[t.dtype]} L{k} = P{k + 1}[i];"
+                     for k, t in enumerate(body.loads) if not scalar[k])
+    code = " ".join(body.lines)
+    loop = f"for (int64_t i = 0; i < n; i++) {{ {loads} {code} P0[i] = {body.result}; }}"
+    return f"""
+void {name}_flat(int64_t n, {params}) {{
+    {hoisted}
+    if (n < EF_MIN_PAR) {{
+        #pragma omp simd
+        {loop}
+    }} else {{
+        #pragma omp parallel for simd schedule(static)
+        {loop}
     }}
 }}
 """
@@ -458,6 +492,8 @@ def lower(inputs, outputs) -> Program:
     cdef = "".join(
         f"void {s.name}(int64_t, const int64_t *, char **, const int64_t *"
         + (", int64_t, int64_t" if s.kind == "reduce" else "") + ");\n"
+        + (f"void {s.name}_flat(int64_t{', void *' * (len(s.body.loads) + 1)});\n"
+           if s.kind == "ew" else "")
         for s in steps if s.name)
     return Program(tuple(inputs), out_slots, tuple(constants), steps, len(slot), source, cdef)
 

@@ -48,7 +48,7 @@ def _every_op_graph():
     outs += [T.jacobian(v**2, v)]  # map_index: an opaque leaf for the e-graph
     ld = apply("load", x)  # the late phase's ops (frontend/kernel.py)
     w = T.dvector("w")
-    outs += [apply("kernel", T.exp(ld)), apply("kernel_i", ld + 1),
+    outs += [apply("kernel", T.exp(ld)), apply("kernel_i", apply("inline", ld) + 1),
              apply_node("kreduce", (T.sqr(ld),), (("axis", (1,)), ("op", "sum")))]
     for name in ("gemm", "gemm_i"):
         outs.append(apply(name, x, s, x, y, 0.5))
