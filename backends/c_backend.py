@@ -89,6 +89,14 @@ class CThunk:
     def __init__(self, inputs, outputs, program, ffi, lib):
         self.program, self.ffi, self.lib = program, ffi, lib
         self.runners = [self._runner(s) for s in program.steps]
+        # results are fresh buffers of their node's dtype when each output is a distinct
+        # C step (``Function`` then skips its copy checks)
+        made = {s.out: s for s in program.steps}
+        outs = program.outputs
+        self.fresh = len(set(outs)) == len(outs) and all(
+            o in made and made[o].kind in ("ew", "reduce", "rowwise") for o in outs)
+        steps = program.steps
+        self._plan = [(run, st.out, st.free) for run, st in zip(self.runners, steps)]
 
     def __call__(self, values):
         p = self.program
@@ -96,11 +104,57 @@ class CThunk:
         mem[: len(values)] = values
         for s, v in p.constants:
             mem[s] = v
-        for run, step in zip(self.runners, p.steps):
-            mem[step.out] = run(mem)
-            for s in step.free:
+        for run, out, free in self._plan:
+            mem[out] = run(mem)
+            for s in free:
                 mem[s] = None
         return [mem[s] for s in p.outputs]
+
+    def direct(self, inputs, miss, checked=True):
+        """For a program that is one flat-capable kernel over the function's inputs: a Python
+        function of the inputs doing the input checks and the kernel call in straight-line
+        code (the least per-call overhead), returning ``miss`` when an argument needs the
+        general path (another dtype, a view, a shape mismatch). None if not applicable."""
+        p = self.program
+        if len(p.steps) != 1 or p.steps[0].kind != "ew" or p.outputs != (p.steps[0].out,):
+            return None
+        step = p.steps[0]
+        slots = {s: k for k, s in enumerate(range(len(inputs)))}
+        if any(a not in slots for a in step.args) or step.destroy is not None:
+            return None
+        scalar = scalar_loads(step.body)
+        names = [f"a{k}" for k in range(len(inputs))]
+        cond = []
+        for k, n in enumerate(inputs):
+            a = names[k]
+            cond.append(f"type({a}) is ndarray and {a}.flags.c_contiguous")
+            if checked:
+                cond.append(f"{a}.dtype is D{k} and {a}.ndim == {n.ndim}")
+                cond += [f"{a}.shape[{ax}] == {d}" for ax, d in enumerate(n.type.shape)
+                         if d is not None]
+        loads = [names[a] for a in step.args]
+        full = [name for name, sc in zip(loads, scalar) if not sc]
+        node = step.node
+        if not full and len(loads) != 1:
+            return None
+        shape = f"{(full or loads)[0]}.shape"
+        cond += [f"{f}.shape == {shape}" for f in full[1:]]
+        cond.append(f"len({shape}) == {node.ndim}")
+        src = f"""
+def direct({', '.join(names)}):
+    if {' and '.join(cond)}:
+        out = empty({shape}, OD)
+        if out.size:
+            flat(out.size, fb(out){''.join(f', fb({a})' for a in loads)})
+        return out
+    return MISS
+"""
+        env = {"ndarray": np.ndarray, "empty": np.empty, "OD": np.dtype(node.dtype),
+               "flat": getattr(self.lib, step.name + "_flat"), "fb": self.ffi.from_buffer,
+               "MISS": miss}
+        env.update({f"D{k}": np.dtype(n.dtype) for k, n in enumerate(inputs)})
+        exec(src, env)  # noqa: S102 - our own generated code
+        return env["direct"]
 
     # -- runners -------------------------------------------------------------------------------
     def _runner(self, step):
