@@ -6,8 +6,16 @@ declared by ``cdef`` and defined by ``source``. cffi writes the wrapper C file
 C compiler itself (one ``cc ... -shared`` command, output captured), which avoids
 setuptools/distutils, their terminal output and their import cost.
 
-Cache layout: ``<compiledir>/c/<key[:2]>/<key>/`` holds ``<module>.c``, ``<module><EXT_SUFFIX>``
-and ``meta.json`` (the sha256 of the .so, the flags). The key (``cache_key``) hashes the
+Parallel compilation: ``load_module(..., parts=(c1, c2, ...))`` adds self-contained C
+translation units that define (with external linkage) functions ``cdef`` declares; ``source``
+then only needs their prototypes. The wrapper and every part are compiled to object files
+(``cc -c``) concurrently, at most ``os.cpu_count()`` compilers at a time, then one
+``cc -shared`` links them. Splitting a heavy source in parts cuts the cold compile's wall time
+on a multi-core machine (gcc compiles one unit on one core).
+
+Cache layout: ``<compiledir>/c/<key[:2]>/<key>/`` holds ``<module>.c``, ``<module>_part<i>.c``
+(one per part, kept for debugging), ``<module><EXT_SUFFIX>`` and ``meta.json`` (the sha256 of
+the .so, the flags). The key (``cache_key``) hashes the
 sources, the flags and everything the binary depends on (cffi version, Python ABI, platform,
 CPU flags since we use ``-march=native``, compiler identity). An entry is built in a temporary
 directory inside ``<compiledir>/c`` and renamed into place as a whole: renaming a directory
@@ -35,6 +43,7 @@ import sys
 import sysconfig
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import cffi
@@ -105,10 +114,16 @@ def _environment(cc: str) -> tuple[str, ...]:
     )
 
 
-def cache_key(cdef: str, source: str, flags) -> str:
-    """sha256 hex over the sources, the full flag list and the build environment."""
+def cache_key(cdef: str, source: str, flags, parts=()) -> str:
+    """sha256 hex over the sources (``parts`` too), the full flag list and the build environment.
+
+    Without parts the key is the same as before parts existed (cached entries stay valid).
+    """
     h = hashlib.sha256()
-    for p in (cdef, source, "\0".join(flags), *_environment(os.environ.get("CC") or "cc")):
+    fields = [cdef, source, "\0".join(flags), *_environment(os.environ.get("CC") or "cc")]
+    if parts:  # appended: a key with parts never equals one without (its stream is longer)
+        fields += [f"parts={len(parts)}", *parts]
+    for p in fields:
         h.update(p.encode())
         h.update(b"\0\1\0")  # separator: ('ab', 'c') and ('a', 'bc') hash differently
     return h.hexdigest()
@@ -188,10 +203,11 @@ def _remove_entry(entry: Path) -> None:
     shutil.rmtree(trash, ignore_errors=True)
 
 
-def _load_entry(entry: Path, key: str):
+def _load_entry(entry: Path, key: str, errors: list | None = None):
     """Import the module of a cache entry; None when the entry is missing or was corrupt.
 
-    A corrupt entry (no/unreadable meta.json, .so checksum mismatch, import failure) is deleted.
+    A corrupt entry (no/unreadable meta.json, .so checksum mismatch, import failure) is deleted;
+    the reason is appended to ``errors`` when given.
     """
     if not entry.exists():
         return None
@@ -204,15 +220,82 @@ def _load_entry(entry: Path, key: str):
         mod = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(mod)
         return mod
-    except (OSError, ValueError, KeyError, ImportError):
+    except (OSError, ValueError, KeyError, ImportError) as e:
+        if errors is not None:
+            errors.append(f"{type(e).__name__}: {e}")
         STATS["corrupt_rebuilds"] += 1
         _remove_entry(entry)
         return None
 
 
+_LINK_ONLY = ("-l", "-L", "-Wl,")  # argument prefixes that only matter when linking
+
+
+def _split_flags(args) -> tuple[list[str], list[str]]:
+    """``(compile, link_only)``: ``-l``/``-L``/``-Wl,`` arguments go to the link command only."""
+    comp, link = [], []
+    for a in args:
+        (link if a.startswith(_LINK_ONLY) else comp).append(a)
+    return comp, link
+
+
+def _run_jobs(jobs: list[tuple[str, list[str]]], logdir: Path, root: Path) -> None:
+    """Run compiler commands ``(unit, argv)`` concurrently (at most ``os.cpu_count()`` at once).
+
+    Each job's output goes to a log file (no pipe to drain, so no deadlock on long output).
+    Raises CompileError naming every failed unit, with its command and output tail. Processes
+    still running when this function is left by an exception are killed.
+    """
+    limit = max(1, os.cpu_count() or len(jobs))
+    pending = list(enumerate(jobs))
+    running: list[tuple[int, subprocess.Popen]] = []
+    failed: list[tuple[int, int, str]] = []  # (job index, exit status, output)
+    logs = [logdir / f"job{i}.log" for i in range(len(jobs))]
+    try:
+        while pending or running:
+            while pending and len(running) < limit:
+                i, (_, cmd) = pending.pop(0)
+                with open(logs[i], "wb") as log:
+                    try:
+                        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log,
+                                                stderr=subprocess.STDOUT)
+                    except OSError as e:
+                        failed.append((i, -1, str(e)))
+                        continue
+                running.append((i, proc))
+            if len(running) == 1 and not pending:
+                running[0][1].wait()
+            still = []
+            for i, proc in running:
+                rc = proc.poll()
+                if rc is None:
+                    still.append((i, proc))
+                elif rc != 0:
+                    failed.append((i, rc, logs[i].read_text(errors="replace")))
+            if len(still) == len(running):
+                time.sleep(0.002)
+            running = still
+    finally:
+        for _, proc in running:  # only on an exception (KeyboardInterrupt, ...)
+            proc.kill()
+            proc.wait()
+    if failed:
+        msgs = []
+        for i, rc, out in sorted(failed):
+            unit, cmd = jobs[i]
+            tail = "\n".join(out.splitlines()[-_STDERR_TAIL:])
+            msgs.append(f"C compilation of {unit} failed (exit {rc}; cache dir {root}).\n"
+                        f"command: {shlex.join(cmd)}\n{tail}")
+        raise CompileError("\n".join(msgs))
+
+
 def _build(entry: Path, key: str, cdef: str, source: str, flags: list[str],
-           link: list[str]) -> None:
-    """Compile into a temp dir inside the cache, then rename it to ``entry`` (first one wins)."""
+           link: list[str], parts: tuple[str, ...] = ()) -> None:
+    """Compile into a temp dir inside the cache, then rename it to ``entry`` (first one wins).
+
+    Without ``parts``: one ``cc -shared`` command. With parts: the wrapper and each part are
+    compiled to objects concurrently (in ``tmp/obj``, removed before the rename), then linked.
+    """
     modname = _module_name(key)
     root = entry.parent.parent
     try:
@@ -230,23 +313,35 @@ def _build(entry: Path, key: str, cdef: str, source: str, flags: list[str],
             raise CompileError(f"cffi rejected the cdef/source ({type(e).__name__}): {e}") from e
         so = tmp / _so_name(key)
         paths = sysconfig.get_paths()
-        incs = dict.fromkeys([paths["include"], paths["platinclude"]])
-        cmd = [*_compiler(), *flags, "-fPIC", "-shared", *(f"-I{i}" for i in incs),
-               str(c_file), "-o", str(so), *link, "-lm"]
+        incs = [f"-I{i}" for i in dict.fromkeys([paths["include"], paths["platinclude"]])]
+        objdir = tmp / "obj"
+        objdir.mkdir()
         STATS["compiles"] += 1
-        try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace")
-            out, rc = proc.stdout + proc.stderr, proc.returncode
-        except OSError as e:
-            out, rc = str(e), -1
-        if rc != 0:
-            tail = "\n".join(out.splitlines()[-_STDERR_TAIL:])
-            raise CompileError(
-                f"C compilation failed (exit {rc}; cache dir {root}).\n"
-                f"command: {shlex.join(cmd)}\n{tail}"
-            )
+        if not parts:
+            cmd = [*_compiler(), *flags, "-fPIC", "-shared", *incs,
+                   str(c_file), "-o", str(so), *link, "-lm"]
+            _run_jobs([(f"{c_file.name} (cffi wrapper + source)", cmd)], objdir, root)
+        else:
+            cflags, ldflags = _split_flags(flags)
+            lcomp, lonly = _split_flags(link)
+            units = [(f"{c_file.name} (cffi wrapper + source)", c_file)]
+            for i, part in enumerate(parts):
+                part_file = tmp / f"{modname}_part{i}.c"
+                part_file.write_text(part)
+                units.append((f"{part_file.name} (part {i})", part_file))
+            jobs, objs = [], []
+            for unit, src in units:
+                obj = objdir / (src.stem + ".o")
+                objs.append(str(obj))
+                jobs.append((unit, [*_compiler(), *cflags, "-fPIC", *incs, *lcomp,
+                                    "-c", str(src), "-o", str(obj)]))
+            _run_jobs(jobs, objdir, root)
+            cmd = [*_compiler(), *cflags, "-fPIC", "-shared", *objs, "-o", str(so),
+                   *ldflags, *lonly, "-lm"]
+            _run_jobs([(f"link of {so.name}", cmd)], objdir, root)
+        shutil.rmtree(objdir, ignore_errors=True)
         meta = {"module": modname, "so": so.name, "sha256": _sha256_file(so), "flags": flags,
-                "link": link}
+                "link": link, "parts": len(parts)}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
         entry.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -260,22 +355,28 @@ def _build(entry: Path, key: str, cdef: str, source: str, flags: list[str],
 
 
 def load_module(cdef: str, source: str, *, blas: bool = False, openmp: bool = True,
-                extra_compile_args: tuple = (), compiledir: str | None = None):
+                extra_compile_args: tuple = (), compiledir: str | None = None,
+                parts: tuple[str, ...] = ()):
     """Compile (or fetch from the cache) a cffi API-mode module; return its ``(ffi, lib)``.
 
     ``cdef`` declares the C functions (cffi syntax), ``source`` defines them. ``blas=True`` adds
     scipy-openblas32's include and library (use ``blas_info()['header']`` and
     ``cblas_prefix()``). ``compiledir`` defaults to ``eggflow.frontend.config.config.compiledir``.
-    Raises CompileError when the code does not compile.
+    ``parts``: extra self-contained C translation units (own includes) compiled in parallel with
+    the wrapper and linked in; functions of ``cdef`` they define must have external linkage,
+    and ``source`` then holds only their prototypes. ``extra_compile_args`` go to every compile
+    command (but ``-l``/``-L``/``-Wl,`` ones only to the link command).
+    Raises CompileError when the code does not compile (naming the failing unit).
     """
-    args = (cdef, source, blas, openmp, tuple(extra_compile_args))
+    parts = tuple(parts)
+    args = (cdef, source, blas, openmp, tuple(extra_compile_args), parts)
     hit = _memo_args.get(args)
     if hit is not None:
         STATS["memo_hits"] += 1
         return hit
     flags = compile_flags(openmp, extra_compile_args)
     link = _blas_args() if blas else []
-    key = cache_key(cdef, source, flags + link)
+    key = cache_key(cdef, source, flags + link, parts)
     if key in _memo:
         STATS["memo_hits"] += 1
         _memo_args[args] = _memo[key]
@@ -292,9 +393,11 @@ def load_module(cdef: str, source: str, *, blas: bool = False, openmp: bool = Tr
         if mod is not None:
             STATS["disk_hits"] += 1
         else:
-            _build(entry, key, cdef, source, flags, link)
-            mod = _load_entry(entry, key)
-            if mod is None:
-                raise CompileError(f"the module built in {entry} does not load")
+            _build(entry, key, cdef, source, flags, link, parts)
+            errors: list[str] = []
+            mod = _load_entry(entry, key, errors)
+            if mod is None:  # e.g. a function cdef declares that no unit defines
+                raise CompileError(f"the module built in {entry} does not load: "
+                                   + "; ".join(errors))
         _memo[key] = _memo_args[args] = (mod.ffi, mod.lib)
         return _memo[key]

@@ -331,7 +331,24 @@ void {name}(int64_t nd, const int64_t *shape, char **ptrs, const int64_t *st) {{
 
 
 BLAS_SOURCE = """
-#include <cblas.h>
+/* scipy-openblas32's cblas entry points (32-bit ints; the enums are ints). Declared here
+   rather than by including cblas.h, whose parsing cost ~0.5 s of every compile. */
+enum { CblasRowMajor = 101 };
+enum { CblasNoTrans = 111, CblasTrans = 112 };
+void scipy_cblas_dgemm(int, int, int, int, int, int, double, const double *, int,
+                       const double *, int, double, double *, int);
+void scipy_cblas_sgemm(int, int, int, int, int, int, float, const float *, int,
+                       const float *, int, float, float *, int);
+void scipy_cblas_dgemv(int, int, int, int, double, const double *, int, const double *, int,
+                       double, double *, int);
+void scipy_cblas_sgemv(int, int, int, int, float, const float *, int, const float *, int,
+                       float, float *, int);
+void scipy_cblas_dger(int, int, int, double, const double *, int, const double *, int,
+                      double *, int);
+void scipy_cblas_sger(int, int, int, float, const float *, int, const float *, int,
+                      float *, int);
+double scipy_cblas_ddot(int, const double *, int, const double *, int);
+float scipy_cblas_sdot(int, const float *, int, const float *, int);
 void ef_gemm_d(int ta, int tb, int64_t m, int64_t n, int64_t k, double alpha, const double *a,
                int64_t lda, const double *b, int64_t ldb, double beta, double *c, int64_t ldc) {
     scipy_cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,

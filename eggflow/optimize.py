@@ -73,6 +73,27 @@ def optimize(outputs, rules=None, cost=None, extractor=None, budget=None, exclud
     if hit is not None:  # the same graph under the same settings: the same result
         _CACHE[key] = _CACHE.pop(key)  # most recently used last
         return replace(hit, report=replace(hit.report, cached=True))
+    disk_key = _disk_key(outs, main_rules, late_rules if fusion else (), cost, name, budget,
+                         fusion, late_budget)
+    if disk_key is not None:
+        from . import graph_cache
+
+        stored = graph_cache.load(disk_key[0])
+        if stored is not None:
+            try:
+                new = graph_cache.decode_graph(stored["graph"], disk_key[1])
+            except (KeyError, IndexError, TypeError, ValueError, SyntaxError):
+                new = None
+            if new is not None:
+                from .egraph_rules.saturate import PhaseRecord
+
+                fields = dict(stored["report"])
+                fields["phases"] = [PhaseRecord(**p) for p in fields["phases"]]
+                report = OptimizationReport(**fields)
+                report.cached = True
+                result = OptimizationResult(new, report)
+                _CACHE[key] = result
+                return result
     report = OptimizationReport(cost_before=graph_cost(outs, cost_model),
                                 extractor=name if isinstance(name, str) else repr(name))
 
@@ -105,6 +126,8 @@ def optimize(outputs, rules=None, cost=None, extractor=None, budget=None, exclud
             new = greedy_fusion(new)
             report.seconds["greedy_fusion"] = time.perf_counter() - started
         result = replace(result, outputs=new)
+    if disk_key is not None and report.fallback is None:
+        _store(disk_key, result)
     _CACHE[key] = result
     while len(_CACHE) > CACHE_SIZE:
         _CACHE.pop(next(iter(_CACHE)))
@@ -112,6 +135,40 @@ def optimize(outputs, rules=None, cost=None, extractor=None, budget=None, exclud
 
 
 FUSION = (None, "egraph", "greedy")
+
+
+def _disk_key(outs, main_rules, late_rules, cost, extractor, budget, fusion, late_budget):
+    """(key, leaves) of the optimized-graph disk cache (eggflow.graph_cache), or None where a
+    setting cannot be written as data (a custom cost model or extractor, opaque params)."""
+    from dataclasses import asdict
+
+    from . import graph_cache
+    from .egraph_rules.cost import CostModel
+
+    if not isinstance(extractor, str) or (cost is not None and type(cost) is not CostModel):
+        return None
+    try:
+        data, leaves = graph_cache.encode_graph(outs)
+    except (ValueError, SyntaxError, TypeError):
+        return None
+    rules = [[r.name, r.family, str(r.lhs), str(r.rhs), repr(r.when), list(r.assumes),
+              r.iterations, r.subsume] for r in main_rules + late_rules]
+    settings = [rules, None if cost is None else [repr(cost.c), cost.unknown_dim], extractor,
+                asdict(budget), fusion, asdict(late_budget)]
+    return graph_cache.key(data, settings), leaves
+
+
+def _store(disk_key, result) -> None:
+    from dataclasses import asdict
+
+    from . import graph_cache
+
+    try:
+        data, _ = graph_cache.encode_graph(result.outputs, list(disk_key[1]))
+    except (KeyError, ValueError, SyntaxError, TypeError):
+        return
+    report = asdict(result.report)
+    graph_cache.store(disk_key[0], {"graph": data, "report": report})
 LATE_BUDGET = {"iterations": 8, "enodes": 200_000, "seconds": 5.0}
 
 

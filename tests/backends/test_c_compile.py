@@ -198,3 +198,115 @@ def test_blas_dgemm_matches_numpy(tmp_path):
     lib.gemm(ffi.from_buffer("double[]", a), ffi.from_buffer("double[]", b),
              ffi.from_buffer("double[]", c), 7, 3, 5)
     np.testing.assert_allclose(c, a @ b, rtol=1e-12)
+
+
+# Parallel compilation: two parts (own includes, external linkage) plus one function in source.
+PARTS_CDEF = "double f1(double); double f2(double); double f0(double); int tag(void);"
+PARTS_SRC = """
+/* tag: %s */
+double f1(double);
+double f2(double);
+double f0(double x) { return f1(x) + f2(x); }
+int tag(void) { return 7; }
+"""
+PART1 = """
+#include <math.h>
+double f1(double x) { return exp(x); }
+"""
+PART2 = """
+#include <math.h>
+static double helper(double x) { return 2.0 * x; }  /* static: private to this part */
+double f2(double x) { return sin(helper(x)); }
+"""
+
+
+def test_parts_compile_link_and_give_correct_results(tmp_path):
+    before = dict(cc.STATS)
+    parts = (PART1, PART2)
+    ffi, lib = cc.load_module(PARTS_CDEF, PARTS_SRC % "parts", parts=parts,
+                              compiledir=str(tmp_path), extra_compile_args=("-lm",))
+    assert cc.STATS["compiles"] == before["compiles"] + 1
+    for x in (0.0, 0.5, -1.25):
+        assert lib.f1(x) == pytest.approx(np.exp(x), rel=1e-15)
+        assert lib.f2(x) == pytest.approx(np.sin(2 * x), rel=1e-15, abs=1e-300)
+        assert lib.f0(x) == pytest.approx(np.exp(x) + np.sin(2 * x), rel=1e-15)
+    assert lib.tag() == 7
+    [entry] = entries(tmp_path)
+    names = sorted(p.name for p in entry.iterdir())
+    assert [n for n in names if n.endswith(".c")] == sorted(
+        [f"{cc._module_name(entry.name)}.c"]
+        + [f"{cc._module_name(entry.name)}_part{i}.c" for i in range(2)])
+    assert (entry / f"{cc._module_name(entry.name)}_part1.c").read_text() == PART2
+    assert not list(entry.glob("**/*.o")) and not (entry / "obj").exists()
+    assert json.loads((entry / "meta.json").read_text())["parts"] == 2
+    assert not list((tmp_path / "c").glob("tmp-*"))
+    # memo keyed by the parts: same call is a memo hit, other parts are another module
+    again = cc.load_module(PARTS_CDEF, PARTS_SRC % "parts", parts=parts,
+                           compiledir=str(tmp_path), extra_compile_args=("-lm",))
+    assert again[1] is lib and cc.STATS["memo_hits"] == before["memo_hits"] + 1
+    other = PART2.replace("2.0 * x", "3.0 * x")
+    _, lib2 = cc.load_module(PARTS_CDEF, PARTS_SRC % "parts", parts=(PART1, other),
+                             compiledir=str(tmp_path), extra_compile_args=("-lm",))
+    assert lib2 is not lib and lib2.f2(0.5) == pytest.approx(np.sin(1.5), rel=1e-15)
+    assert len(entries(tmp_path)) == 2 and cc.STATS["compiles"] == before["compiles"] + 2
+
+
+def test_parts_cache_hit_in_new_process(tmp_path):
+    src = PARTS_SRC % "parts-newproc"
+    cc.load_module(PARTS_CDEF, src, parts=(PART1, PART2), compiledir=str(tmp_path))
+    code = textwrap.dedent(
+        f"""
+        import json
+        from eggflow.backends import c_compile as cc
+        ffi, lib = cc.load_module({PARTS_CDEF!r}, {src!r}, parts=({PART1!r}, {PART2!r}),
+                                  compiledir={str(tmp_path)!r})
+        print(json.dumps({{"f0": lib.f0(0.5), "stats": cc.STATS}}))
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["stats"]["compiles"] == 0 and out["stats"]["disk_hits"] == 1
+    assert out["f0"] == pytest.approx(np.exp(0.5) + np.sin(1.0), rel=1e-15)
+
+
+def test_syntax_error_in_a_part_raises_compile_error(tmp_path):
+    bad = "double f2(double x) { return x +* ; }"
+    with pytest.raises(cc.CompileError) as info:
+        cc.load_module(PARTS_CDEF, PARTS_SRC % "bad-part", parts=(PART1, bad),
+                       compiledir=str(tmp_path))
+    msg = str(info.value)
+    assert "error" in msg and "f2(double x)" in msg and str(tmp_path) in msg
+    assert "_part1.c (part 1)" in msg  # names the failing unit
+    assert "part 0" not in msg  # the good units compiled
+    assert not entries(tmp_path) and not list((tmp_path / "c").glob("tmp-*"))
+
+
+def test_missing_definition_raises_compile_error(tmp_path):
+    # f2 is declared and used but no unit defines it: the .so links (shared objects may have
+    # undefined symbols) but does not import
+    with pytest.raises(cc.CompileError, match="does not load.*undefined symbol: f2"):
+        cc.load_module(PARTS_CDEF, PARTS_SRC % "missing", parts=(PART1,),
+                       compiledir=str(tmp_path))
+    assert not entries(tmp_path) and not list((tmp_path / "c").glob("tmp-*"))
+
+
+def test_parts_change_the_key():
+    flags = cc.compile_flags()
+    src = PARTS_SRC % "key"
+    k0 = cc.cache_key(PARTS_CDEF, src, flags)
+    k2 = cc.cache_key(PARTS_CDEF, src, flags, (PART1, PART2))
+    assert k0 == cc.cache_key(PARTS_CDEF, src, flags, ())  # no parts: the key is unchanged
+    assert k2 == cc.cache_key(PARTS_CDEF, src, flags, (PART1, PART2))
+    assert len({k0, k2,
+                cc.cache_key(PARTS_CDEF, src, flags, (PART1, PART2 + " ")),
+                cc.cache_key(PARTS_CDEF, src, flags, (PART2, PART1)),
+                cc.cache_key(PARTS_CDEF, src, flags, (PART1 + PART2,)),
+                cc.cache_key(PARTS_CDEF, src, flags, (PART1, PART2, ""))}) == 6
+
+
+def test_split_flags():
+    assert cc._split_flags(["-O3", "-lmvec", "-L/x", "-Wl,-rpath,/x", "-I/y", "-fopenmp"]) == (
+        ["-O3", "-I/y", "-fopenmp"], ["-lmvec", "-L/x", "-Wl,-rpath,/x"])
