@@ -94,9 +94,12 @@ class CThunk:
         made = {s.out: s for s in program.steps}
         outs = program.outputs
         self.fresh = len(set(outs)) == len(outs) and all(
-            o in made and made[o].kind in ("ew", "reduce", "rowwise") for o in outs)
+            o in made and made[o].kind in ("ew", "reduce", "rowwise", "blas") for o in outs)
         steps = program.steps
-        self._plan = [(run, st.out, st.free) for run, st in zip(self.runners, steps)]
+        self._plan = [(run, st.out, st.free) for run, st in zip(self.runners, steps)
+                      if "commit" not in st.info]
+        self._commits = [(self._commit(st), st.out, st.free) for st in steps
+                         if "commit" in st.info]
 
     def __call__(self, values):
         p = self.program
@@ -108,7 +111,45 @@ class CThunk:
             mem[out] = run(mem)
             for s in free:
                 mem[s] = None
+        if self._commits:  # every check (and any out-of-place fallback) before any write
+            ready = [(prepare(mem), out) for prepare, out, _ in self._commits]
+            for write, out in ready:
+                mem[out] = write()
         return [mem[s] for s in p.outputs]
+
+    def _commit(self, step):
+        """A shared-variable update that may be written into the variable's storage:
+        ``prepare(mem)`` checks everything and returns ``write()``, which cannot fail."""
+        if step.kind == "blas":
+            return self._commit_blas(step)
+        flat = getattr(self.lib, step.name + "_flat")
+        fb, pos, args = self.ffi.from_buffer, step.info["commit"], step.args
+        scalar = scalar_loads(step.body)
+        dtypes = [np.dtype(t.dtype) for t in step.body.loads]
+        out_dtype = np.dtype(step.node.dtype)
+        run = self.runners[self.program.steps.index(step)]
+
+        def prepare(mem):
+            arrays = [mem[a] for a in args]
+            target = arrays[pos]
+            ok = all(type(a) is np.ndarray and a.dtype == dt for a, dt in zip(arrays, dtypes))
+            ok = ok and target.dtype == out_dtype and target.flags.c_contiguous and \
+                target.flags.writeable and target.ndim == step.node.ndim
+            if ok:
+                shape = target.shape
+                ok = all(sc and a.size == 1 or a.shape == shape and a.flags.c_contiguous
+                         for a, sc in zip(arrays, scalar))
+            if not ok:
+                value = run(mem)  # out of place, now: it may raise before anything is written
+                return lambda: value
+
+            def write():
+                if target.size:
+                    flat(target.size, fb(target), *[fb(a) for a in arrays])
+                return target
+            return write
+
+        return prepare
 
     def direct(self, inputs, miss, checked=True):
         """For a program that is one flat-capable kernel over the function's inputs: a Python
@@ -337,14 +378,34 @@ def direct({', '.join(names)}):
 
         return run
 
-    def _blas(self, step):
+    def _commit_blas(self, step):
+        inplace = self._blas(step, force_inplace=True)
+        run = self.runners[self.program.steps.index(step)]
+        dtype = np.dtype(step.node.dtype)
+        op = step.node.op.removesuffix("_i")
+
+        def prepare(mem):
+            z, _alpha, x, y = (mem[a] for a in step.args[:4])
+            ok = all(type(a) is np.ndarray and a.dtype == dtype for a in (z, x, y))
+            if ok:
+                want = (x.shape[0], y.shape[0]) if op == "ger" else x.shape[:1] + y.shape[1:]
+                ok = (op == "ger" or x.shape[-1] == y.shape[0]) and z.shape == want and \
+                    z.flags.c_contiguous and z.flags.writeable and 0 not in want
+            if not ok:
+                value = run(mem)
+                return lambda: value
+            return lambda: inplace(mem)
+
+        return prepare
+
+    def _blas(self, step, force_inplace=False):
         ffi, lib = blas_module()
         node = step.node
         suffix = "d" if node.dtype == "float64" else "f"
         dtype = np.dtype(node.dtype)
         item = dtype.itemsize
         op = node.op.removesuffix("_i")
-        inplace = step.destroy is not None
+        inplace = step.destroy is not None or force_inplace
 
         def mat(a):
             if a.strides[1] == item and a.strides[0] >= max(1, a.shape[1]) * item:
@@ -448,12 +509,12 @@ def blas_module():
     return _BLAS[0]
 
 
-def make_thunk(inputs, outputs, mode):
+def make_thunk(inputs, outputs, mode, updates=()):
     """A callable ``values -> outputs`` running the C code of ``outputs``; on a compile failure
     (or without a compiler) a warning and the reference executor."""
     from . import numpy_backend
 
-    program = lower(inputs, outputs)
+    program = lower(inputs, outputs, updates)
     if not any(s.kind != "numpy" for s in program.steps):
         return numpy_backend.make_thunk(inputs, outputs, mode)
     if not program.cdef:  # BLAS calls only: no generated kernels

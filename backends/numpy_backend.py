@@ -37,5 +37,5 @@ class NumpyThunk:
         return [mem[s] for s in program.outputs]
 
 
-def make_thunk(inputs, outputs, mode) -> NumpyThunk:
+def make_thunk(inputs, outputs, mode, updates=()) -> NumpyThunk:
     return NumpyThunk(inputs, outputs, check_types=mode.check_types)

@@ -441,8 +441,11 @@ class _LoadView:
         return apply_node("load", (x,), ())
 
 
-def lower(inputs, outputs) -> Program:
-    """The program for ``outputs`` given values for ``inputs`` (see the module docstring)."""
+def lower(inputs, outputs, updates=()) -> Program:
+    """The program for ``outputs`` given values for ``inputs`` (see the module docstring).
+    ``updates``: (output index, input index) pairs — that output is the new value of a shared
+    variable whose storage is that input; its kernel may write into the storage (see
+    ``_commit``)."""
     inputs, outputs = list(inputs), list(outputs)
     slot = {n: i for i, n in enumerate(inputs)}
     constants, steps = [], []
@@ -504,6 +507,7 @@ def lower(inputs, outputs) -> Program:
                           body=body, info=info))
     out_slots = tuple(slot[o] for o in outputs)
     _destroy_handler(steps, set(range(len(inputs))), set(out_slots))
+    steps = _commit(steps, [(out_slots[o], i) for o, i in updates], out_slots)
     _plan_frees(steps, set(out_slots) | set(range(len(inputs))))
     source = "".join(cprog)
     cdef = "".join(
@@ -543,6 +547,39 @@ def _destroy_handler(steps, input_slots, output_slots) -> None:
                 continue
             s.destroy = pos
             break
+
+
+def _commit(steps, updates, out_slots) -> list:
+    """Shared-variable updates written into the variable's storage: a fused kernel computing
+    the new value of shared ``s`` from a load of ``s`` itself (``w - lr*g``), or a gemm/gemv/ger
+    updating ``s`` (``w + alpha*dot(x, y)``), may overwrite
+    ``s``'s buffer when no other step reads ``s`` after it and its value is used nowhere else.
+    Such steps (``info['commit']`` = the position of that load) move to the end of the
+    program; the runtime checks them all before any writes, so a call that fails leaves every
+    shared value unchanged."""
+    commits, written = [], set()
+    for out, storage in updates:
+        k = next((k for k, s in enumerate(steps) if s.out == out), None)
+        if k is None or storage not in steps[k].args:
+            continue
+        s = steps[k]
+        blas = s.kind == "blas" and s.node.op != "dot" and s.args[0] == storage \
+            and s.args.count(storage) == 1
+        if not (s.kind == "ew" or blas):
+            continue
+        readers = [j for j, t in enumerate(steps) if out in t.args]
+        others = [t for j, t in enumerate(steps) if j != k and storage in t.args]
+        viewed = any(t.kind == "numpy" and OPS[t.node.op].family in ("shape", "index", "kernel")
+                     for t in others)  # a view of the old value must not change
+        if readers or out_slots.count(out) > 1 or storage in out_slots or viewed or any(
+                t in commits for t in others):
+            continue
+        if any(storage in t.args for t in commits) or written & set(s.args):
+            continue
+        s.info["commit"] = s.args.index(storage)
+        commits.append(s)
+        written.add(storage)
+    return [s for s in steps if s not in commits] + commits
 
 
 def _plan_frees(steps, keep) -> None:

@@ -177,14 +177,19 @@ class Function:
             result = optimize(graph_outputs, rules=mode.rules, cost=mode.cost,
                               extractor=mode.extractor, budget=mode.budget,
                               excluding=mode.excluding,
-                              fusion=mode.fusion if backend != "numpy" else None)
+                              fusion=mode.fusion if backend != "numpy" else None,
+                              disk_cache=True)
             self.report.optimization = result.report
             self.report.seconds["optimize"] = time.perf_counter() - started
             self.report.nodes_after = len(toposort(result.outputs))
             run_outputs = result.outputs
         self.optimized_outputs = run_outputs
         lowered = time.perf_counter()
-        self._thunk = make_thunk(inputs + self.shared, run_outputs, mode)
+        n_out = len(outputs)  # update k's value is output n_out + k; its variable an input
+        storage = {var: len(inputs) + k for k, var in enumerate(self.shared)}
+        self._thunk = make_thunk(inputs + self.shared, run_outputs, mode,
+                                 updates=[(n_out + k, storage[var])
+                                          for k, (var, _) in enumerate(updates) if var in storage])
         self.report.seconds["backend"] = time.perf_counter() - lowered
         self._reference = None
         if mode.compare and run_outputs is not graph_outputs:
@@ -255,11 +260,14 @@ class Function:
         n_out = len(self.outputs)
         outputs, new_values = results[:n_out], results[n_out:]
         owned = {id(v) for v in values} | {id(s.get_value(borrow=True)) for s in self.shared}
+        own = [None] * n_out + [var.get_value(borrow=True) for var, _ in self.updates]
         seen = set()
         fresh = []
-        for r in results:  # nothing returned or stored may alias storage or each other
-            r = np.asarray(r)
-            if id(r) in owned or id(r) in seen or r.base is not None:
+        for r, mine in zip(results, own):  # nothing returned or stored may alias storage or
+            r = np.asarray(r)  # each other (an update written into its own storage may)
+            if r is mine and id(r) not in seen:
+                pass
+            elif id(r) in owned or id(r) in seen or r.base is not None:
                 r = r.copy()
             seen.add(id(r))
             fresh.append(r)

@@ -24,11 +24,11 @@ import numpy as np
 from .frontend.graph import constant, toposort
 from .frontend.op import apply_node
 
-VERSION = 1  # bump when the encoding, the rules' meaning or the pipeline changes
+VERSION = 2  # bump when the encoding, the rules' meaning or the pipeline changes
 
 
 def _const(node) -> list:
-    a = np.ascontiguousarray(node.data)
+    a = np.array(node.data, order="C")  # (ascontiguousarray would make a 0-d array 1-d)
     return [a.dtype.str, list(a.shape), base64.b64encode(a.tobytes()).decode(),
             bool(node.attrs["weak"])]
 

@@ -31,7 +31,7 @@ def graph_cost(outputs, cost_model) -> float:
 
 
 def optimize(outputs, rules=None, cost=None, extractor=None, budget=None, excluding=(),
-             fusion=None, late_budget=None):
+             fusion=None, late_budget=None, disk_cache=False):
     """Optimize ``outputs`` (a variable or a list) with the e-graph; see DESIGN.md.
 
     rules: None/'default', family names, RuleSets, Rules, plugin paths (a list mixes them);
@@ -43,6 +43,8 @@ def optimize(outputs, rules=None, cost=None, extractor=None, budget=None, exclud
         families run; the result holds fused kernels, as codegen wants it) or 'greedy' (the
         late phase without fusion rules, then Theano-style maximal fusion: the baseline);
     late_budget: the late phase's Budget (default: 8 iterations, 200k e-nodes, 5 s).
+    disk_cache: reuse (and store) the optimized graph in ``config.compiledir`` across
+        processes (``function`` does; a result read from disk has no ``.egraph`` to inspect).
     """
     from .egraph_rules.cost import CostModel
     from .egraph_rules.extract import DEFAULT_EXTRACTOR, EXTRACTORS
@@ -74,7 +76,7 @@ def optimize(outputs, rules=None, cost=None, extractor=None, budget=None, exclud
         _CACHE[key] = _CACHE.pop(key)  # most recently used last
         return replace(hit, report=replace(hit.report, cached=True))
     disk_key = _disk_key(outs, main_rules, late_rules if fusion else (), cost, name, budget,
-                         fusion, late_budget)
+                         fusion, late_budget) if disk_cache else None
     if disk_key is not None:
         from . import graph_cache
 

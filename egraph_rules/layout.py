@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import eggflow.frontend.tensor as T
 
-from .dsl import RuleSet, has_ndim, is_float, op, rewrite, same_dtype
+from .dsl import RuleSet, const, has_ndim, is_float, op, rewrite, same_dtype
 from .dsl import vars as pvars
 
 x, y, z, al = pvars("x y z alpha")
+c = const("c")  # a Python-number alpha (weak: it takes z's dtype, as in SGD's w - lr*g)
 
 
 def _forms(name, nx, ny, nz):
@@ -38,6 +39,10 @@ def _forms(name, nx, ny, nz):
                 law=f"z - alpha*dot(x, y) = {name}(z, -alpha, x, y, 1)"),
         rewrite(f"{name}-axmy-r", z - d * al, op(name, z, -al, x, y, 1), when=aw,
                 law=f"z - dot(x, y)*alpha = {name}(z, -alpha, x, y, 1)"),
+        rewrite(f"{name}-cxpy", z + c * d, op(name, z, c, x, y, 1), when=when,
+                law=f"z + c*dot(x, y) = {name}(z, c, x, y, 1) for a Python number c"),
+        rewrite(f"{name}-cxpy-r", z + d * c, op(name, z, c, x, y, 1), when=when,
+                law=f"z + dot(x, y)*c = {name}(z, c, x, y, 1) for a Python number c"),
     ]
 
 
