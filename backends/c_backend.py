@@ -494,6 +494,7 @@ def direct({', '.join(names)}):
 
 
 _BLAS: list = []
+PARALLEL_KERNELS = 6  # from this many kernels on, a module compiles as two units in parallel
 
 
 def blas_module():
@@ -524,11 +525,21 @@ def make_thunk(inputs, outputs, mode, updates=()):
 
     from eggflow.codegen.cmath import FLAGS, LINK_FLAGS
 
-    source = prelude() + program.source
+    source, parts = prelude() + program.source, ()
+    if len(program.kernels) >= PARALLEL_KERNELS:  # two translation units, compiled at once
+        half, size = [], 0
+        for k in program.kernels:
+            if size * 2 < len(program.source):
+                half.append(k)
+                size += len(k)
+        rest = program.kernels[len(half):]
+        parts = (prelude() + "".join(half), prelude() + "".join(rest))
+        source = "#include <stdint.h>\n" + program.cdef
     try:
         if any(s.kind == "blas" for s in program.steps):
             blas_module()
-        ffi, lib = load_module(program.cdef, source, extra_compile_args=FLAGS + LINK_FLAGS)
+        ffi, lib = load_module(program.cdef, source, extra_compile_args=FLAGS + LINK_FLAGS,
+                               parts=parts)
     except (CompileError, OSError) as exc:
         warnings.warn(f"eggflow: the C backend could not compile this function; running it on "
                       f"the reference executor instead: {exc}", CBackendWarning, stacklevel=3)

@@ -6,8 +6,10 @@
 A row is plain data (DESIGN's schema, ``ROW_KEYS``): what the e-graph did, what was extracted
 (ops, kernels, FLOPs, bytes, model cost), compile seconds per stage, runtime (warm-up, then the
 median, min and max of ``repeats`` calls), peak memory of one call (tracemalloc), and the
-largest error against the workload's accurate reference. A metric of a stage that does not
-exist yet (lowering, C compile, fused kernels before the C backend) is None, never made up.
+largest error against the workload's accurate reference. A metric that does not apply to a
+row (kernels on the reference executor) is None, never made up. Configurations ``c``,
+``c-greedy`` and ``c-unfused`` compare the e-graph's fusion with Theano-style greedy fusion
+and with none, on the same generated C.
 Peers are timed in the same run, so ratios are meaningful on a noisy machine. A workload's
 ``updates`` (shared parameters written by each call) are compiled as eggflow ``updates=`` and
 written back by the peers; every run starts from the parameters' initial values.
@@ -49,6 +51,7 @@ class Config:
     cost: str = "cpu"  # "cpu" (CostModel) or "nodes" (NodeCountCost)
     budget: dict = field(default=None, hash=False)
     backend: str = "numpy"
+    fusion: str | None = "egraph"  # compiled backends: e-graph fusion, 'greedy' baseline, None
     doc: str = ""
 
     def mode(self) -> ef.Mode:
@@ -57,7 +60,7 @@ class Config:
         cost = NodeCountCost() if self.cost == "nodes" else CostModel()
         return ef.Mode(optimizer=self.optimizer, backend=self.backend, rules=self.rules,
                        excluding=self.excluding, cost=cost, extractor=self.extractor,
-                       budget=self.budget, name=self.name)
+                       budget=self.budget, fusion=self.fusion, name=self.name)
 
 
 CONFIGS = {c.name: c for c in [
@@ -71,7 +74,10 @@ CONFIGS = {c.name: c for c in [
     Config("ilp", extractor="ilp", doc="exact ILP extraction (small e-graphs)"),
     Config("nodecount", cost="nodes", doc="cost = number of ops"),
     Config("budget-3", budget={"iterations": 3}, doc="3 iterations of saturation"),
-    Config("c", backend="c", doc="generated C (issue 5)"),
+    Config("c", backend="c", doc="generated C: e-graph fusion, BLAS forms, inplace"),
+    Config("c-greedy", backend="c", fusion="greedy",
+           doc="generated C, Theano-style greedy maximal fusion instead of the fusion rules"),
+    Config("c-unfused", backend="c", fusion=None, doc="generated C, one loop per op"),
     Config("cuda", backend="cuda", doc="generated CUDA (issue 7)"),
 ]}
 
@@ -158,9 +164,10 @@ def max_error(got, want) -> float | None:
     return worst
 
 
-def graph_stats(outputs) -> dict:
+def graph_stats(outputs, f=None) -> dict:
     """Ops, kernels, FLOPs, bytes moved and model cost of a graph under the CPU cost model.
-    ``kernels`` is None until a backend fuses (each op is its own loop on the reference)."""
+    ``kernels``: the generated loops and BLAS calls of ``f``'s compiled program (None on the
+    reference executor, where each op is its own NumPy call)."""
     from eggflow.egraph_rules.cost import FREE, CostModel
     from eggflow.optimize import graph_cost
 
@@ -172,7 +179,10 @@ def graph_stats(outputs) -> dict:
         if n.op not in FREE:
             flops += model.flops(n.op, ins, n.type)
         moved += model.bytes_moved(n.op, ins, n.type)
-    return {"ops": len(ops), "kernels": None, "flops": flops, "bytes": moved,
+    thunk = getattr(f, "_thunk", None)  # a C thunk has its generated source
+    program = getattr(thunk, "program", None) if hasattr(thunk, "source") else None
+    kernels = None if program is None else sum(s.kind != "numpy" for s in program.steps)
+    return {"ops": len(ops), "kernels": kernels, "flops": flops, "bytes": moved,
             "cost": graph_cost(outputs, model)}
 
 
@@ -211,8 +221,9 @@ def run_config(wl, size: int, config: Config, repeats: int, reference) -> dict:
     total = time.perf_counter() - started
     rep = f.report.optimization
     compile_seconds = {"total": total, "encode": None, "main": None, "extract": None,
-                       "decode": None, "lower": None, "c_compile": None}
+                       "decode": None, "backend": None}
     egraph = None
+    compile_seconds["backend"] = f.report.seconds.get("backend")  # lower + C compile (cached)
     if rep is not None:
         compile_seconds.update(rep.seconds)
         egraph = {"eclasses": sum(p.eclasses for p in rep.phases),
@@ -231,7 +242,7 @@ def run_config(wl, size: int, config: Config, repeats: int, reference) -> dict:
         peak = peak_memory(call, values)
     notes = _notes(f, config, caught + first)
     return _row(wl.name, size, config.name, config.backend, egraph=egraph,
-                extracted=graph_stats(f.optimized_outputs), compile_seconds=compile_seconds,
+                extracted=graph_stats(f.optimized_outputs, f), compile_seconds=compile_seconds,
                 runtime=runtime, peak_memory=peak, max_error=max_error(got, reference),
                 reason="; ".join(notes) or None)
 

@@ -70,6 +70,7 @@ class Program:
     nslots: int
     source: str = ""  # C source of all kernels
     cdef: str = ""
+    kernels: list = field(default_factory=list)  # the source of each kernel
 
 
 def _is_elemwise(node: Node) -> bool:
@@ -516,7 +517,8 @@ def lower(inputs, outputs, updates=()) -> Program:
         + (f"void {s.name}_flat(int64_t{', void *' * (len(s.body.loads) + 1)});\n"
            if s.kind == "ew" else "")
         for s in steps if s.name)
-    return Program(tuple(inputs), out_slots, tuple(constants), steps, len(slot), source, cdef)
+    return Program(tuple(inputs), out_slots, tuple(constants), steps, len(slot), source, cdef,
+                   list(cprog))
 
 
 def _destroy_handler(steps, input_slots, output_slots) -> None:
