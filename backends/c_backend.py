@@ -69,6 +69,20 @@ def _aligned_strides(a, ndim, shape):
     return out
 
 
+def _check_broadcast(node, loads, arrays, checks, shape) -> None:
+    """eggflow's strict broadcasting: only axes a type declares static 1 may broadcast."""
+    ndim = len(shape)
+    for t, a, axes in zip(loads, arrays, checks):
+        pad = ndim - a.ndim
+        for ax in axes:
+            if a.shape[ax] == 1 and shape[pad + ax] != 1:
+                raise EvaluationError(
+                    f"{_describe(node)}: input {describe(t)} has size 1 on axis {ax} at run "
+                    f"time but its type {t.type} does not declare that axis broadcastable; "
+                    "declare it (T.row, T.col, dimshuffle('x', ...), broadcastable=) or pass "
+                    "a matching shape")
+
+
 def _operands(node, loads):
     """The tensors a kernel reads, in its body's operand order where that is plain."""
     root = node.inputs[0] if node.op in ("kernel", "kernel_i") else node
@@ -292,15 +306,7 @@ def direct({', '.join(names)}):
                     from None
             if len(shape) != ndim:
                 shape = (1,) * (ndim - len(shape)) + tuple(shape)
-            for t, a, axes in zip(step.body.loads, arrays, checks):
-                pad = ndim - a.ndim
-                for ax in axes:
-                    if a.shape[ax] == 1 and shape[pad + ax] != 1:
-                        raise EvaluationError(
-                            f"{_describe(node)}: input {describe(t)} has size 1 on axis {ax} at "
-                            f"run time but its type {t.type} does not declare that axis "
-                            "broadcastable; declare it (T.row, T.col, dimshuffle('x', ...), "
-                            "broadcastable=) or pass a matching shape")
+            _check_broadcast(node, step.body.loads, arrays, checks, shape)
             out = None
             if destroy is not None:
                 cand = arrays[destroy]
@@ -331,6 +337,7 @@ def direct({', '.join(names)}):
         dtype, ndim, axes = np.dtype(node.dtype), info["ndim"], info["axes"]
         op, reduce = info["op"], step.kind == "reduce"
         kept = [d for d in range(ndim) if d not in axes]
+        checks = [[ax for ax, d in enumerate(t.type.shape) if d != 1] for t in step.body.loads]
         if reduce and ndim - 1 not in axes:
             order = list(range(ndim))  # innermost axis kept: accumulate into the output
         else:
@@ -343,6 +350,7 @@ def direct({', '.join(names)}):
             except ValueError:
                 return fallback(arrays)
             shape = (1,) * (ndim - len(shape)) + tuple(shape)
+            _check_broadcast(node, step.body.loads, arrays, checks, shape)
             red_size = int(np.prod([shape[d] for d in axes]))
             if red_size == 0 and op in ("max", "min"):
                 return fallback(arrays)  # NumPy's error: no identity
@@ -432,8 +440,8 @@ def direct({', '.join(names)}):
             n = y.shape[1]
             if m == 0 or n == 0:
                 return out
-            if k == 0:
-                out *= beta
+            if k == 0:  # an empty product: beta*z (or zeros)
+                out[...] = out * beta if beta else 0
                 return out
             x, ta, lda = mat(x)
             y, tb, ldb = mat(y)
@@ -447,7 +455,7 @@ def direct({', '.join(names)}):
             if m == 0:
                 return out
             if n == 0:
-                out *= beta
+                out[...] = out * beta if beta else 0
                 return out
             a, ta, lda = mat(a)
             x, incx = vec(x)

@@ -165,15 +165,17 @@ def emit_elementwise(name: str, body: Body) -> str:
     out_c = CTYPES[body.dtype]
     nops = len(body.loads) + 1
     code = " ".join(body.lines)
+    unit = f"{_load_lines(body, True)} {code} P0[i] = {body.result};"
+    strided = f"{_load_lines(body, False)} {code} P0[i * s0] = {body.result};"
     return f"""
 static void {name}_tile(int64_t o, int64_t i0, int64_t i1, int64_t nd, const int64_t *shape,
                         char **ptrs, const int64_t *st) {{
     {_prologue(body, out_c, nops)}
     if ({_unit_test(body)}) {{
         #pragma omp simd
-        for (int64_t i = i0; i < i1; i++) {{ {_load_lines(body, True)} {code} P0[i] = {body.result}; }}
+        for (int64_t i = i0; i < i1; i++) {{ {unit} }}
     }} else {{
-        for (int64_t i = i0; i < i1; i++) {{ {_load_lines(body, False)} {code} P0[i * s0] = {body.result}; }}
+        for (int64_t i = i0; i < i1; i++) {{ {strided} }}
     }}
 }}
 {_flat(name, body)}
@@ -254,22 +256,36 @@ def emit_reduce(name: str, body: Body, op: str, out_dtype: str) -> str:
     acc_c = "double" if out_dtype == "float32" and op in ("sum", "prod") else out_c
     nops = len(body.loads) + 1
     code = " ".join(body.lines)
-    v = f"(({acc_c})({body.result}))"
+    v = f"(({body.result}) != 0)" if op in ("all", "any") else f"(({acc_c})({body.result}))"
+    # the innermost axis reduced: a register accumulator (sum/prod vectorise: omp simd
+    # reduction); kept: accumulate into the output, unit-stride loops vectorise
+    simd = {"sum": "#pragma omp simd reduction(+:acc)",
+            "prod": "#pragma omp simd reduction(*:acc)"}.get(op, "")
+    unit_in = _unit_test(body).replace("s0 == 1 && ", "").replace("s0 == 1", "1")
+    acc_unit = f"{_load_lines(body, True)} {code} acc = {_combine(op, 'acc', v)};"
+    acc_any = f"{_load_lines(body, False)} {code} acc = {_combine(op, 'acc', v)};"
+    into_unit = (f"{_load_lines(body, True)} {code} "
+                 f"P0[i] = ({out_c})({_combine(op, 'P0[i]', v)});")
+    into_any = (f"{_load_lines(body, False)} {code} "
+                f"P0[i * s0] = ({out_c})({_combine(op, 'P0[i * s0]', v)});")
     return f"""
 static void {name}_row(int64_t o, int64_t inner, int64_t nd, const int64_t *shape, char **ptrs,
                        const int64_t *st) {{
     {_prologue(body, out_c, nops)}
     if (s0 == 0) {{
         {acc_c} acc = ({acc_c})P0[0];
-        if ({_unit_test(body).replace("s0 == 1 && ", "").replace("s0 == 1", "1")}) {{
-            for (int64_t i = 0; i < inner; i++) {{ {_load_lines(body, True)} {code} acc = {_combine(op, "acc", v)}; }}
+        if ({unit_in}) {{
+            {simd}
+            for (int64_t i = 0; i < inner; i++) {{ {acc_unit} }}
         }} else {{
-            for (int64_t i = 0; i < inner; i++) {{ {_load_lines(body, False)} {code} acc = {_combine(op, "acc", v)}; }}
+            for (int64_t i = 0; i < inner; i++) {{ {acc_any} }}
         }}
         P0[0] = ({out_c})acc;
+    }} else if ({_unit_test(body)}) {{
+        #pragma omp simd
+        for (int64_t i = 0; i < inner; i++) {{ {into_unit} }}
     }} else {{
-        for (int64_t i = 0; i < inner; i++) {{ {_load_lines(body, False)} {code}
-            P0[i * s0] = ({out_c})({_combine(op, f"P0[i * s0]", v)}); }}
+        for (int64_t i = 0; i < inner; i++) {{ {into_any} }}
     }}
 }}
 void {name}(int64_t nd, const int64_t *shape, char **ptrs, const int64_t *st, int64_t nout,

@@ -224,7 +224,8 @@ def _phase(outs, rules, budget, name, cost_model, extract_fn, report):
     return new, egraph, serialized, (model, class_types, node_ok)
 
 
-# optimize() results by (outputs, rules, cost model, extractor, budgets, fusion): T.grad stabilizes the
-# same cost once per call (grad(cost, w); grad(cost, b)), and scripts rebuild the same functions
+# optimize() results by (outputs, rules, cost model, extractor, budgets, fusion): T.grad
+# stabilizes the same cost once per call (grad(cost, w); grad(cost, b)), and scripts rebuild
+# the same functions
 CACHE_SIZE = 64
 _CACHE: dict = {}

@@ -48,6 +48,10 @@ R = [
     # zeros_like(f(x)) = zeros_like(x) for elementwise f of one float type: only the shape counts
     *[rewrite(f"zeros-like-{f}", T.zeros_like(op(f, x)), T.zeros_like(x), when=is_float(x))
       for f in LIFTABLE],
+    # shape_i(f(x), i) = shape_i(x, i) for elementwise f: the size, not the value (mean(x**2)
+    # then needs no materialised x**2 for its count)
+    *[rewrite(f"shape-i-{f}", op("shape_i", op(f, x), i=axis), op("shape_i", x, i=axis),
+              when=is_float(x)) for f in LIFTABLE],
     # zeros_like(a) + b = b for equal shapes and dtypes
     rewrite("add-zeros", T.zeros_like(a) + b, b,
             when=[same_broadcast(a, b), same_dtype(a, b), is_float(b)]),

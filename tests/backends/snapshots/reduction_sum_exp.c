@@ -12,14 +12,17 @@ static void k0_row(int64_t o, int64_t inner, int64_t nd, const int64_t *shape, c
     if (s0 == 0) {
         double acc = (double)P0[0];
         if (s1 == 1) {
+            #pragma omp simd reduction(+:acc)
             for (int64_t i = 0; i < inner; i++) { const double L0 = P1[i]; const double v0 = (double)(exp(((double)(L0)))); acc = acc + ((double)(v0)); }
         } else {
             for (int64_t i = 0; i < inner; i++) { const double L0 = P1[i * s1]; const double v0 = (double)(exp(((double)(L0)))); acc = acc + ((double)(v0)); }
         }
         P0[0] = (double)acc;
+    } else if (s0 == 1 && s1 == 1) {
+        #pragma omp simd
+        for (int64_t i = 0; i < inner; i++) { const double L0 = P1[i]; const double v0 = (double)(exp(((double)(L0)))); P0[i] = (double)(P0[i] + ((double)(v0))); }
     } else {
-        for (int64_t i = 0; i < inner; i++) { const double L0 = P1[i * s1]; const double v0 = (double)(exp(((double)(L0))));
-            P0[i * s0] = (double)(P0[i * s0] + ((double)(v0))); }
+        for (int64_t i = 0; i < inner; i++) { const double L0 = P1[i * s1]; const double v0 = (double)(exp(((double)(L0)))); P0[i * s0] = (double)(P0[i * s0] + ((double)(v0))); }
     }
 }
 void k0(int64_t nd, const int64_t *shape, char **ptrs, const int64_t *st, int64_t nout,
