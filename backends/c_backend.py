@@ -17,7 +17,7 @@ import warnings
 import numpy as np
 
 from eggflow.codegen.c_emit import prelude
-from eggflow.codegen.lower import BLAS_CDEF, BLAS_SOURCE, lower, scalar_loads
+from eggflow.codegen.lower import lower, scalar_loads
 from eggflow.frontend.evaluate import EvaluationError, describe, run_step
 
 
@@ -409,7 +409,9 @@ def direct({', '.join(names)}):
     def _blas(self, step, force_inplace=False):
         ffi, lib = blas_module()
         node = step.node
-        suffix = "d" if node.dtype == "float64" else "f"
+        p = "d" if node.dtype == "float64" else "s"
+        gemm_fn, gemv_fn, ger_fn = (getattr(lib, f"scipy_cblas_{p}{f}") for f in
+                                    ("gemm", "gemv", "ger"))
         dtype = np.dtype(node.dtype)
         item = dtype.itemsize
         op = node.op.removesuffix("_i")
@@ -445,9 +447,9 @@ def direct({', '.join(names)}):
                 return out
             x, ta, lda = mat(x)
             y, tb, ldb = mat(y)
-            getattr(lib, "ef_gemm_" + suffix)(ta, tb, m, n, k, alpha, _ptr(ffi, x), lda,
-                                              _ptr(ffi, y), ldb, beta, _ptr(ffi, out),
-                                              max(1, out.shape[1]))
+            gemm_fn(ROW_MAJOR, TRANS if ta else NO_TRANS, TRANS if tb else NO_TRANS, m, n, k,
+                    alpha, _ptr(ffi, x), lda, _ptr(ffi, y), ldb, beta, _ptr(ffi, out),
+                    max(1, out.shape[1]))
             return out
 
         def gemv(out, alpha, a, x, beta):
@@ -460,8 +462,8 @@ def direct({', '.join(names)}):
             a, ta, lda = mat(a)
             x, incx = vec(x)
             rows, cols = (n, m) if ta else (m, n)
-            getattr(lib, "ef_gemv_" + suffix)(ta, rows, cols, alpha, _ptr(ffi, a), lda,
-                                              _ptr(ffi, x), incx, beta, _ptr(ffi, out), 1)
+            gemv_fn(ROW_MAJOR, TRANS if ta else NO_TRANS, rows, cols, alpha, _ptr(ffi, a), lda,
+                    _ptr(ffi, x), incx, beta, _ptr(ffi, out), 1)
             return out
 
         def run(mem):
@@ -493,9 +495,8 @@ def direct({', '.join(names)}):
             out = target(a, want)
             x, incx = vec(x)
             y, incy = vec(y)
-            getattr(lib, "ef_ger_" + suffix)(want[0], want[1], float(alpha), _ptr(ffi, x), incx,
-                                             _ptr(ffi, y), incy, _ptr(ffi, out),
-                                             max(1, want[1]))
+            ger_fn(ROW_MAJOR, want[0], want[1], float(alpha), _ptr(ffi, x), incx, _ptr(ffi, y),
+                   incy, _ptr(ffi, out), max(1, want[1]))
             return out
 
         return run
@@ -505,16 +506,34 @@ _BLAS: list = []
 PARALLEL_KERNELS = 6  # from this many kernels on, a module compiles as two units in parallel
 
 
+CBLAS_CDEF = """
+void scipy_cblas_dgemm(int, int, int, int, int, int, double, void *, int, void *, int, double,
+                       void *, int);
+void scipy_cblas_sgemm(int, int, int, int, int, int, float, void *, int, void *, int, float,
+                       void *, int);
+void scipy_cblas_dgemv(int, int, int, int, double, void *, int, void *, int, double, void *, int);
+void scipy_cblas_sgemv(int, int, int, int, float, void *, int, void *, int, float, void *, int);
+void scipy_cblas_dger(int, int, int, double, void *, int, void *, int, void *, int);
+void scipy_cblas_sger(int, int, int, float, void *, int, void *, int, void *, int);
+"""
+ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
+
+
 def blas_module():
-    """(ffi, lib) of the cblas wrappers: one module for every function (linking OpenBLAS into
-    each generated module cost ~0.4 s of every compile), built once and cached on disk."""
+    """(ffi, lib): scipy-openblas32's cblas functions, opened with cffi's ABI mode (nothing to
+    compile: linking OpenBLAS into each generated module cost ~0.5 s of every cold compile)."""
     if not _BLAS:
-        from eggflow.codegen.cmath import FLAGS
+        import cffi
 
-        from .c_compile import load_module
+        from .c_compile import blas_info
 
-        _BLAS.append(load_module(BLAS_CDEF, BLAS_SOURCE, blas=True, openmp=False,
-                                 extra_compile_args=FLAGS))
+        info = blas_info()
+        if info is None:
+            raise OSError("scipy-openblas32 is not installed (pip install scipy-openblas32)")
+        ffi = cffi.FFI()
+        ffi.cdef(CBLAS_CDEF)
+        _BLAS.append((ffi, ffi.dlopen(os.path.join(info["lib_dir"],
+                                                   f"lib{info['library']}.so"))))
     return _BLAS[0]
 
 

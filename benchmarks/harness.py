@@ -237,6 +237,9 @@ def run_config(wl, size: int, config: Config, repeats: int, reference) -> dict:
         warnings.simplefilter("always")
         got = call(*values)
     got = got if isinstance(got, list) else [got]
+    # copies: updated parameters are read back from shared storage, which the timed calls
+    # below update again (the C backend writes updates into it)
+    got = [np.array(g, copy=True) for g in got]
     with np.errstate(all="ignore"):
         runtime = time_calls(call, values, repeats, warmup=0)  # the call above warmed it up
         peak = peak_memory(call, values)

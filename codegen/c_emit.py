@@ -12,7 +12,7 @@ views (transposes, broadcasts with stride 0, slices) cost nothing. Per kernel:
   sums in double), an innermost kept axis accumulates into the output;
 - row-wise softmax / log_softmax / logsumexp over one axis: max, then sum of exp, then the
   output, re-evaluating the fused body in each pass;
-- BLAS: thin wrappers around cblas ?gemm / ?gemv / ?ger (scipy-openblas32).
+- BLAS steps: the runtime calls cblas ?gemm / ?gemv / ?ger (scipy-openblas32) directly.
 
 Scalar semantics follow NumPy (codegen.cmath's helpers): NaN-propagating maximum/minimum/sign,
 floor division and modulo with NumPy's signs (integer division by zero gives 0), bools stored

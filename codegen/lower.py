@@ -347,68 +347,6 @@ void {name}(int64_t nd, const int64_t *shape, char **ptrs, const int64_t *st) {{
 """
 
 
-BLAS_SOURCE = """
-/* scipy-openblas32's cblas entry points (32-bit ints; the enums are ints). Declared here
-   rather than by including cblas.h, whose parsing cost ~0.5 s of every compile. */
-enum { CblasRowMajor = 101 };
-enum { CblasNoTrans = 111, CblasTrans = 112 };
-void scipy_cblas_dgemm(int, int, int, int, int, int, double, const double *, int,
-                       const double *, int, double, double *, int);
-void scipy_cblas_sgemm(int, int, int, int, int, int, float, const float *, int,
-                       const float *, int, float, float *, int);
-void scipy_cblas_dgemv(int, int, int, int, double, const double *, int, const double *, int,
-                       double, double *, int);
-void scipy_cblas_sgemv(int, int, int, int, float, const float *, int, const float *, int,
-                       float, float *, int);
-void scipy_cblas_dger(int, int, int, double, const double *, int, const double *, int,
-                      double *, int);
-void scipy_cblas_sger(int, int, int, float, const float *, int, const float *, int,
-                      float *, int);
-double scipy_cblas_ddot(int, const double *, int, const double *, int);
-float scipy_cblas_sdot(int, const float *, int, const float *, int);
-void ef_gemm_d(int ta, int tb, int64_t m, int64_t n, int64_t k, double alpha, const double *a,
-               int64_t lda, const double *b, int64_t ldb, double beta, double *c, int64_t ldc) {
-    scipy_cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                      m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); }
-void ef_gemm_f(int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
-               int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
-    scipy_cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                      m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); }
-void ef_gemv_d(int ta, int64_t m, int64_t n, double alpha, const double *a, int64_t lda,
-               const double *x, int64_t incx, double beta, double *y, int64_t incy) {
-    scipy_cblas_dgemv(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, m, n, alpha, a, lda, x, incx,
-                      beta, y, incy); }
-void ef_gemv_f(int ta, int64_t m, int64_t n, float alpha, const float *a, int64_t lda,
-               const float *x, int64_t incx, float beta, float *y, int64_t incy) {
-    scipy_cblas_sgemv(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, m, n, alpha, a, lda, x, incx,
-                      beta, y, incy); }
-void ef_ger_d(int64_t m, int64_t n, double alpha, const double *x, int64_t incx, const double *y,
-              int64_t incy, double *a, int64_t lda) {
-    scipy_cblas_dger(CblasRowMajor, m, n, alpha, x, incx, y, incy, a, lda); }
-void ef_ger_f(int64_t m, int64_t n, float alpha, const float *x, int64_t incx, const float *y,
-              int64_t incy, float *a, int64_t lda) {
-    scipy_cblas_sger(CblasRowMajor, m, n, alpha, x, incx, y, incy, a, lda); }
-double ef_dot_d(int64_t n, const double *x, int64_t incx, const double *y, int64_t incy) {
-    return scipy_cblas_ddot(n, x, incx, y, incy); }
-float ef_dot_f(int64_t n, const float *x, int64_t incx, const float *y, int64_t incy) {
-    return scipy_cblas_sdot(n, x, incx, y, incy); }
-"""
-BLAS_CDEF = """
-void ef_gemm_d(int, int, int64_t, int64_t, int64_t, double, void *, int64_t, void *, int64_t,
-               double, void *, int64_t);
-void ef_gemm_f(int, int, int64_t, int64_t, int64_t, float, void *, int64_t, void *, int64_t,
-               float, void *, int64_t);
-void ef_gemv_d(int, int64_t, int64_t, double, void *, int64_t, void *, int64_t, double, void *,
-               int64_t);
-void ef_gemv_f(int, int64_t, int64_t, float, void *, int64_t, void *, int64_t, float, void *,
-               int64_t);
-void ef_ger_d(int64_t, int64_t, double, void *, int64_t, void *, int64_t, void *, int64_t);
-void ef_ger_f(int64_t, int64_t, float, void *, int64_t, void *, int64_t, void *, int64_t);
-double ef_dot_d(int64_t, void *, int64_t, void *, int64_t);
-float ef_dot_f(int64_t, void *, int64_t, void *, int64_t);
-"""
-
-
 # -- lowering ----------------------------------------------------------------------------------
 def _axes(node: Node, ndim: int):
     axis = node.attrs.get("axis")

@@ -59,8 +59,10 @@ class CostModel:
             return w * n_out
         if family == "reduce":
             return self.size(input_types[0])
+        if op.startswith("ger"):  # a + alpha*outer(x, y): 2 flops per element
+            return 2.0 * n_out
         if family == "blas":  # 2*m*k*n: output size x contracted size x 2
-            a = input_types[0]
+            a = input_types[2] if op.startswith(("gemm", "gemv")) else input_types[0]
             k = 1.0 if a.shape is None or not a.shape else (
                 self.unknown_dim if a.shape[-1] is None else a.shape[-1])
             if op == "tensordot" or op == "batched_dot":
