@@ -73,8 +73,32 @@ def decode_graph(data, leaves) -> list:
     return [built[k] for k in data["outputs"]]
 
 
+_FINGERPRINT: list = []
+
+
+def code_fingerprint() -> str:
+    """A hash of the optimizer's own source (op table, rules, extraction, the pipeline): a
+    cached graph from another version of eggflow is never reused."""
+    if not _FINGERPRINT:
+        from pathlib import Path
+
+        from . import egraph_rules, frontend
+        from .codegen import fuse
+
+        h = hashlib.sha256()
+        dirs = [Path(frontend.__file__).parent, Path(egraph_rules.__file__).parent]
+        files = [f for d in dirs for f in sorted(d.glob("*.py"))]
+        here = Path(__file__).parent
+        files += [here / "optimize.py", here / "graph_cache.py", Path(fuse.__file__)]
+        for f in files:
+            if f.exists():
+                h.update(f.name.encode() + f.read_bytes())
+        _FINGERPRINT.append(h.hexdigest())
+    return _FINGERPRINT[0]
+
+
 def key(graph_data, settings) -> str:
-    text = json.dumps([VERSION, graph_data, settings], sort_keys=True)
+    text = json.dumps([VERSION, code_fingerprint(), graph_data, settings], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
