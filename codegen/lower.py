@@ -311,6 +311,7 @@ def emit_rowwise(name: str, body: Body, op: str, out_dtype: str) -> str:
     code = " ".join(body.lines)
     v = f"(({out_c})({body.result}))"
     loads = _load_lines(body, False)
+    unit_loads = _load_lines(body, True)
     guard = "" if op == "softmax" else "if (!isfinite(m)) m = 0;"
     exp = "expf" if out_dtype == "float32" else "exp"
     log = "logf" if out_dtype == "float32" else "log"
@@ -331,7 +332,12 @@ static void {name}_row(int64_t o, int64_t inner, int64_t nd, const int64_t *shap
         m = (x > m || x != x) ? x : m; }}
     {guard}
     double s = 0;
-    for (int64_t i = 0; i < inner; i++) {{ {loads} {code} s += {exp}({v} - m); }}
+    if ({_unit_test(body).replace("s0 == 1 && ", "").replace("s0 == 1", "1")}) {{
+        #pragma omp simd reduction(+:s)
+        for (int64_t i = 0; i < inner; i++) {{ {unit_loads} {code} s += {exp}({v} - m); }}
+    }} else {{
+        for (int64_t i = 0; i < inner; i++) {{ {loads} {code} s += {exp}({v} - m); }}
+    }}
     {final}
 }}
 void {name}(int64_t nd, const int64_t *shape, char **ptrs, const int64_t *st) {{
