@@ -1,5 +1,6 @@
 """The ``eggflow`` command (console script): ``eggflow --version``, ``eggflow info``,
-``eggflow bench ...`` (the benchmark harness, benchmarks/cli.py)."""
+``eggflow bench ...`` (the benchmark harness, benchmarks/cli.py), ``eggflow rules check FILE``
+and ``eggflow rules list`` (eggflow/rules_cli.py)."""
 
 from __future__ import annotations
 
@@ -70,11 +71,17 @@ def main(argv=None) -> int:
     commands.add_parser("info", help="versions, configuration flags (EGGFLOW_FLAGS), graphviz")
     commands.add_parser("bench", help="the benchmark harness (eggflow bench --help)",
                         add_help=False)
+    commands.add_parser("rules", help="check rule files, list rules (eggflow rules --help)",
+                        add_help=False)
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["bench"]:
         from eggflow.benchmarks.cli import main as bench
 
         return bench(argv[1:])
+    if argv[:1] == ["rules"]:
+        from eggflow.rules_cli import main as rules
+
+        return rules(argv[1:])
     args = parser.parse_args(argv)
     if args.command == "info":
         info()

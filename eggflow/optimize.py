@@ -36,7 +36,8 @@ def optimize(outputs, rules=None, cost=None, extractor=None, budget=None, exclud
 
     rules: None/'default', family names, RuleSets, Rules, plugin paths (a list mixes them);
     excluding: rule names, families or assumptions ('finite') to leave out;
-    cost: a CostModel (default: the CPU model); extractor: a name in EXTRACTORS or a callable;
+    cost: a cost model object, or a name ('cpu' default, 'nodes', or a plugin's);
+    extractor: a name in EXTRACTORS (plugins may add some) or a callable;
     budget: a Budget or a dict of its fields (iterations, enodes, seconds, match_limit, isolate).
     fusion: None (only the main phase: algebra and stability), 'egraph' (then the late phase:
         the extracted graph re-enters a fresh e-graph where the layout, fusion and inplace
@@ -53,6 +54,11 @@ def optimize(outputs, rules=None, cost=None, extractor=None, budget=None, exclud
 
     single = not isinstance(outputs, (list, tuple))
     outs = [as_tensor_variable(o) for o in ([outputs] if single else outputs)]
+    ruleset = resolve(rules, excluding)  # first: plugin files may register cost models
+    if isinstance(cost, str):
+        from .egraph_rules.cost import named
+
+        cost = named(cost)
     cost_model = cost if cost is not None else CostModel()
     name = extractor or DEFAULT_EXTRACTOR
     if isinstance(name, str) and name not in EXTRACTORS:
@@ -65,7 +71,6 @@ def optimize(outputs, rules=None, cost=None, extractor=None, budget=None, exclud
     extract_fn = EXTRACTORS[name] if isinstance(name, str) else name
     budget = Budget.of(budget)
     late_budget = Budget.of(late_budget or LATE_BUDGET)
-    ruleset = resolve(rules, excluding)
     main_rules = tuple(r for r in ruleset.rules if r.family not in LATE_FAMILIES)
     late_rules = tuple(r for r in ruleset.rules if r.family in LATE_FAMILIES
                        and (fusion == "egraph" or r.family != "fusion"))
@@ -111,9 +116,10 @@ def optimize(outputs, rules=None, cost=None, extractor=None, budget=None, exclud
     phase = _phase(outs, main_rules, budget, "main", cost_model, extract_fn, report)
     if isinstance(phase, str):
         return fallback(phase)
-    new, egraph, serialized, costing = phase
+    new, egraph, serialized, costing, classes, selection = phase
     report.cost_after = graph_cost(new, cost_model)
-    result = OptimizationResult(new, report, egraph, serialized, costing)
+    result = OptimizationResult(new, report, egraph, serialized, costing, classes, selection,
+                                main_rules)
     if fusion:
         from .egraph_rules.extract import kernel_aware
 
@@ -147,7 +153,8 @@ def _disk_key(outs, main_rules, late_rules, cost, extractor, budget, fusion, lat
     from . import graph_cache
     from .egraph_rules.cost import CostModel
 
-    if not isinstance(extractor, str) or (cost is not None and type(cost) is not CostModel):
+    builtin = ("tree", "greedy", "greedy+ls", "ilp", "kernel-aware")  # plugins' code may change
+    if extractor not in builtin or (cost is not None and type(cost) is not CostModel):
         return None
     try:
         data, leaves = graph_cache.encode_graph(outs)
@@ -216,12 +223,15 @@ def _phase(outs, rules, budget, name, cost_model, extract_fn, report):
     if not late:
         report.extract_seconds = seconds
     started = time.perf_counter()
-    new = decode(egraph, selection, egraph.roots)
+    built: dict = {}
+    new = decode(egraph, selection, egraph.roots, built)
     report.seconds[f"{name}_decode" if late else "decode"] = time.perf_counter() - started
     bad = [o for o, n in zip(outs, new) if not compatible(o.type, n.type)]
     if bad:  # a rule changed a type: never hand that to the user
         return f"extraction changed the type of {bad[0]} (a rule is not type-exact)"
-    return new, egraph, serialized, (model, class_types, node_ok)
+    classes = {enc.nodes[k]: c for k, c in egraph.origin.items()}
+    classes.update({node: c for c, node in built.items()})
+    return new, egraph, serialized, (model, class_types, node_ok), classes, selection
 
 
 # optimize() results by (outputs, rules, cost model, extractor, budgets, fusion): T.grad

@@ -284,36 +284,44 @@ def pydotprint(fn_or_vars, outfile=None, format=None, compact=True, var_with_nam
     warns, and returns that path.
     """
     outputs, updates = _roots(fn_or_vars)
+    graph = _build_dot(outputs, updates, compact, var_with_name_simple, max_label_size)
+    return write_graph(graph, outfile, format, return_image, print_output_file, "pydotprint")
+
+
+def write_graph(graph, outfile=None, format=None, return_image=False, announce=True,
+                who="pydotprint"):
+    """Write a pydot graph: ``format`` from ``outfile``'s extension (default png); without
+    graphviz's ``dot``, the DOT source (``.dot``) and a warning. Returns the path (or the
+    image bytes / DOT text with ``return_image``)."""
     if format is None:
         ext = os.path.splitext(outfile)[1][1:].lower() if outfile else ""
         format = ext or "png"
     format = format.lower()
     if outfile is None:
-        outfile = os.path.join(os.getcwd(), f"eggflow.pydotprint.{format}")
+        outfile = os.path.join(os.getcwd(), f"eggflow.{who}.{format}")
     elif not os.path.splitext(outfile)[1]:
         outfile = f"{outfile}.{format}"
-    graph = _build_dot(outputs, updates, compact, var_with_name_simple, max_label_size)
     source = graph.to_string()
     if format in _SOURCE_FORMATS:
         if return_image:
             return source
-        return _write_text(outfile, source, print_output_file)
+        return _write_text(outfile, source, announce)
     if shutil.which("dot") is None:
         dot_file = os.path.splitext(outfile)[0] + ".dot"
-        warnings.warn(f"pydotprint: graphviz's `dot` program was not found, so the DOT source was "
+        warnings.warn(f"{who}: graphviz's `dot` program was not found, so the DOT source was "
                       f"written to {dot_file} instead of a {format} picture; {_INSTALL_HINT}, then "
-                      f"run `dot -T{format} {dot_file} -o {outfile}`", stacklevel=2)
+                      f"run `dot -T{format} {dot_file} -o {outfile}`", stacklevel=3)
         if return_image:
             return source
-        return _write_text(dot_file, source, print_output_file)
+        return _write_text(dot_file, source, announce)
     try:
         if return_image:
             return graph.create(prog="dot", format=format)
         graph.write(outfile, prog="dot", format=format)
     except (AssertionError, OSError) as exc:  # pydot reports dot's failures as AssertionError
-        raise RuntimeError(f"pydotprint: graphviz's dot could not write {format!r} to "
+        raise RuntimeError(f"{who}: graphviz's dot could not write {format!r} to "
                            f"{outfile}: {exc}") from None
-    if print_output_file:
+    if announce:
         print(f"The output file is available at {outfile}")
     return outfile
 

@@ -152,3 +152,15 @@ def calibrate(n: int = 1_000_000, repeat: int = 5) -> CPUConstants:
     byte_ns = add / (24 * n)
     return replace(CPUConstants(), byte_ns=byte_ns, flop_ns=max(add / n - 24 * byte_ns, byte_ns),
                    transcendental_flops=max(exp / max(add, 1.0) * 4, 4.0), kernel_ns=tiny)
+
+
+def named(name: str):
+    """A cost model by name: 'cpu' (CostModel), 'nodes' (NodeCountCost), or one a plugin
+    registered (``COST_MODELS`` in a rule file)."""
+    from .plugins import COST_MODELS
+
+    table = {"cpu": CostModel, "nodes": NodeCountCost, **COST_MODELS}
+    if name not in table:
+        raise ValueError(f"unknown cost model {name!r}: expected one of {sorted(table)} or a "
+                         "cost model object (a class with cost(op, input_types, output_type))")
+    return table[name]()

@@ -346,7 +346,8 @@ def read_egraph(serialized: str, enc: Encoding):
     names = [None] * len(classes)
     for name, i in classes.items():
         names[i] = name
-    return EGraph(nodes, len(classes), roots, names, ids), seeds
+    origin = {k: classes[c] for k, c in orig.items()}
+    return EGraph(nodes, len(classes), roots, names, ids, origin), seeds
 
 
 def decode_scalar(key: str, value: float) -> Node:
@@ -357,9 +358,10 @@ def decode_scalar(key: str, value: float) -> Node:
     return constant(py) if weak and kind != "b" else constant(py, dtype=dtype)
 
 
-def decode(eg: EGraph, choice: dict, roots) -> list:
-    """The chosen e-nodes (class -> node index) as frontend nodes, outputs in ``roots`` order."""
-    built: dict[int, Node] = {}
+def decode(eg: EGraph, choice: dict, roots, built: dict | None = None) -> list:
+    """The chosen e-nodes (class -> node index) as frontend nodes, outputs in ``roots`` order;
+    ``built`` (if given) receives every decoded class -> node."""
+    built = {} if built is None else built
     for root in roots:
         stack = [(root, False)]
         while stack:

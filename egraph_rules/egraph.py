@@ -26,6 +26,7 @@ class EGraph:
     roots: list = field(default_factory=list)  # e-class indices of the outputs
     class_names: list = field(default_factory=list)  # egglog's e-class ids (for export)
     node_ids: list = field(default_factory=list)  # egglog's e-node ids, parallel to nodes
+    origin: dict = field(default_factory=dict)  # index of an encoded graph node -> its e-class
 
     def classes(self) -> list:
         """e-class index -> list of its e-node indices."""

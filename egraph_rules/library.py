@@ -16,6 +16,26 @@ def builtin() -> dict:
             "fusion": fusion.RULES, "inplace": inplace.RULES}
 
 
+def law_of(rule) -> str:
+    """A rule's law: its ``law=`` text, else the comment line written above it."""
+    if rule.law:
+        return rule.law
+    if not rule.source:
+        return ""
+    path, _, line = rule.source.rpartition(":")
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()[: int(line) - 1]
+    except (OSError, ValueError):
+        return ""
+    while lines and not lines[-1].lstrip().startswith("#"):
+        if not lines[-1].startswith(" " * 8) and not lines[-1].lstrip().startswith(
+                ("rewrite(", "fact(", "*", "op(", "fold(", "return [", "R += [", ")")):
+            return ""
+        lines.pop()
+    return lines[-1].strip().lstrip("#").strip() if lines else ""
+
+
 def resolve(rules=None, excluding=()) -> RuleSet:
     """``rules``: None or 'default' (every built-in family), a family name, a RuleSet, a Rule,
     or a list of these; ``excluding``: rule names, family names or assumptions ('finite')."""
@@ -27,6 +47,10 @@ def resolve(rules=None, excluding=()) -> RuleSet:
         if item == "default":
             for fam in MAIN_FAMILIES + LATE_FAMILIES:
                 out = out + families[fam]
+            from .plugins import configured  # config.rules / EGGFLOW_RULES, entry points
+
+            for rs in configured():
+                out = out + rs
         elif isinstance(item, str) and item in families:
             out = out + families[item]
         elif isinstance(item, RuleSet):
@@ -34,9 +58,9 @@ def resolve(rules=None, excluding=()) -> RuleSet:
         elif isinstance(item, Rule):
             out = out + RuleSet(item.name, item.family or "algebraic", [item])
         elif isinstance(item, str) and item.endswith(".py"):
-            from .plugins import load  # issue 6: plugin files
+            from .plugins import load
 
-            for rs in load(item):
+            for rs in load(item, check=True):
                 out = out + rs
         else:
             raise ValueError(f"unknown rules entry {item!r}: expected 'default', a family name "

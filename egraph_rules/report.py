@@ -48,6 +48,38 @@ class OptimizationResult:
     egraph: object = None  # the EGraph data (egraph_rules.egraph.EGraph) of the main phase
     serialized: str | None = None  # egglog's egraph-serialize JSON of the main phase
     costing: tuple | None = None  # (cost model, class types, well-typed mask) for export
+    classes: dict | None = None  # frontend node (input graph or decoded) -> its e-class
+    selection: dict | None = None  # e-class -> chosen e-node (the main phase's extraction)
+    rules: tuple = ()  # the main phase's rules (explain() re-runs subsets of them)
+
+    # -- inspection (egraph_rules/inspect.py) -------------------------------------------------
+    def eclass(self, var) -> int:
+        """The e-class (an index into ``.egraph``) of a variable of the input graph or of
+        ``.outputs``."""
+        from .inspect import eclass
+
+        return eclass(self, var)
+
+    def equivalents(self, var, k: int = 5) -> list:
+        """Up to ``k`` expressions equal to ``var`` in the e-graph, cheapest first, as
+        ``(cost, expression)`` pairs (each e-node of its class, children as extracted)."""
+        from .inspect import equivalents
+
+        return equivalents(self, var, k)
+
+    def explain(self, a, b) -> list:
+        """Why ``a`` equals ``b``: the rules (name, law) that prove it, in the order they first
+        fired (a minimal subset of the main phase's rules: dropping any one loses the proof)."""
+        from .inspect import explain
+
+        return explain(self, a, b)
+
+    def draw(self, var, k: int = 1, outfile=None, format=None) -> str:
+        """Draw the e-classes within ``k`` steps (children and parents) of ``var``'s e-class,
+        each a cluster of its e-nodes (graphviz); returns the file written."""
+        from .inspect import draw
+
+        return draw(self, var, k, outfile, format)
 
     def export_json(self, path) -> str:
         """Write the main phase's e-graph as egraph-serialize JSON, the input of

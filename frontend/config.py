@@ -28,6 +28,8 @@ class Config:
     device: str = "cpu"
     compiledir: str = field(default_factory=_default_compiledir)
     grad_stabilize: bool = True  # grad differentiates the stability-rewritten cost (grad.py)
+    # rule plugin files joining the default rules, separated by ':' (also EGGFLOW_RULES)
+    rules: str = field(default_factory=lambda: os.environ.get("EGGFLOW_RULES", ""))
 
     def __setattr__(self, name, value):
         names = {f.name for f in fields(self)}
