@@ -112,7 +112,9 @@ def configured() -> list:
     out = []
     for path in filter(None, (config.rules or "").split(os.pathsep)):
         out += load(path, check=True)
-    for ep in metadata.entry_points(group="eggflow.rules"):
+    if "entry points" not in _CHECKED:  # scanning installed packages costs ~5 ms: once
+        _CHECKED["entry points"] = list(metadata.entry_points(group="eggflow.rules"))
+    for ep in _CHECKED["entry points"]:
         key = ("entry point", ep.value)
         if key not in _CHECKED:
             try:
