@@ -48,16 +48,16 @@ class Config:
     rules: tuple = ("default",)
     excluding: tuple = ()
     extractor: str | None = None
-    cost: str = "cpu"  # "cpu" (CostModel) or "nodes" (NodeCountCost)
+    cost: str = "cpu"  # "cpu" (CostModel), "nodes" (NodeCountCost), or a plugin's name
     budget: dict = field(default=None, hash=False)
     backend: str = "numpy"
     fusion: str | None = "egraph"  # compiled backends: e-graph fusion, 'greedy' baseline, None
     doc: str = ""
 
     def mode(self) -> ef.Mode:
-        from eggflow.egraph_rules.cost import CostModel, NodeCountCost
+        from eggflow.egraph_rules.cost import named
 
-        cost = NodeCountCost() if self.cost == "nodes" else CostModel()
+        cost = named(self.cost)  # 'cpu', 'nodes', or a cost model a plugin registered
         return ef.Mode(optimizer=self.optimizer, backend=self.backend, rules=self.rules,
                        excluding=self.excluding, cost=cost, extractor=self.extractor,
                        budget=self.budget, fusion=self.fusion, name=self.name)

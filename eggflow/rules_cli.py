@@ -39,7 +39,8 @@ def firing(rulesets, workloads=None) -> dict:
         spec = W.get(name)
         if "large" in spec.tags:
             continue
-        wl = spec.build(spec.sizes.get("quick", min(spec.sizes.values())), 0)
+        size = spec.sizes.get("quick", next(iter(spec.sizes.values())))
+        wl = spec.build(size[0] if isinstance(size, (list, tuple)) else size, 0)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
@@ -56,6 +57,7 @@ def firing(rulesets, workloads=None) -> dict:
 
 def check_files(paths, out=None, workloads=None) -> int:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from eggflow.egraph_rules.check import check
@@ -69,7 +71,7 @@ def check_files(paths, out=None, workloads=None) -> int:
         for col in ("rule", "family", "parses", "types", "sound", "fires on", "law / problem"):
             table.add_column(col, overflow="fold")
         if error:
-            table.add_row("-", "-", "no", "-", "-", "-", error)
+            table.add_row("-", "-", "no", "-", "-", "-", escape(error))
             console.print(table)
             failed = True
             continue
@@ -82,14 +84,16 @@ def check_files(paths, out=None, workloads=None) -> int:
                 failed |= not sound
                 where = ", ".join(fires.get(r.name, [])) or "never"
                 detail = law_of(r) if sound else f"{r.source}: {res.message}"
-                table.add_row(r.name, rs.family, "yes", "ok" if typed else "NO",
-                              "ok" if sound else ("-" if not typed else "NO"), where, detail)
+                table.add_row(escape(r.name), rs.family, "yes", "ok" if typed else "NO",
+                              "ok" if sound else ("-" if not typed else "NO"), where,
+                              escape(detail))
         console.print(table)
     return 1 if failed else 0
 
 
 def list_rules(paths=(), out=None) -> int:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from eggflow.egraph_rules.library import builtin, law_of
@@ -99,16 +103,16 @@ def list_rules(paths=(), out=None) -> int:
     for path in paths:
         rulesets, error = _load(path)
         if error:
-            console.print(f"[red]{error}[/red]")
+            console.print(f"[red]{escape(error)}[/red]")
             return 1
         groups += [(f"{path}: {rs.name} ({rs.family})", rs) for rs in rulesets]
     for title, rs in groups:
-        table = Table(title=f"{title}: {len(rs)} rules")
+        table = Table(title=escape(f"{title}: {len(rs)} rules"))
         table.add_column("rule")
         table.add_column("law", overflow="fold")
         table.add_column("assumes")
         for r in rs:
-            table.add_row(r.name, law_of(r), ", ".join(r.assumes))
+            table.add_row(escape(r.name), escape(law_of(r)), ", ".join(r.assumes))
         console.print(table)
     return 0
 

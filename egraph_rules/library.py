@@ -33,7 +33,10 @@ def law_of(rule) -> str:
                 ("rewrite(", "fact(", "*", "op(", "fold(", "return [", "R += [", ")")):
             return ""
         lines.pop()
-    return lines[-1].strip().lstrip("#").strip() if lines else ""
+    comment = []
+    while lines and lines[-1].lstrip().startswith("#"):  # the whole comment, in order
+        comment.insert(0, lines.pop().strip().lstrip("#").strip())
+    return " ".join(comment)
 
 
 def resolve(rules=None, excluding=()) -> RuleSet:
