@@ -96,14 +96,18 @@ _BACKEND_MODULES = {"numpy": "eggflow.backends.numpy_backend", "c": "eggflow.bac
 
 
 def backend_available(name: str) -> tuple:
-    """(True, "") if the backend's module imports, else (False, why)."""
+    """(True, "") if the backend's module imports (and says it can run here), else
+    (False, why)."""
     module = _BACKEND_MODULES.get(name)
     if not module or importlib.util.find_spec(module) is None:
         return False, f"backend {name!r} is not built yet ({module} does not exist)"
     try:
-        importlib.import_module(module)
+        mod = importlib.import_module(module)
     except Exception as exc:  # noqa: BLE001 - a half-built backend: say why, do not crash
         return False, f"backend {name!r} cannot be imported: {type(exc).__name__}: {exc}"
+    if hasattr(mod, "available"):  # CUDA: a driver, a device and pycuda are needed
+        ok, why = mod.available()
+        return ok, "" if ok else f"backend {name!r} is not available here: {why}"
     return True, ""
 
 

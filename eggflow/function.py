@@ -160,13 +160,22 @@ class Function:
             if not compiler_available():
                 backend = "numpy"
                 notes.append("no C compiler found: running on the reference executor")
-        elif backend == "cuda":
-            raise NotImplementedError("the cuda backend is not built yet (issue 7); use "
-                                      "backend='c' or 'numpy'")
+        if backend == "cuda" or (backend == "c" and config.device == "cuda"):
+            from .backends.cuda_backend import available
+
+            ok, why = available()
+            if ok:
+                backend = "cuda"
+            elif backend == "cuda":
+                raise RuntimeError(f"function: backend 'cuda' is not available here: {why}")
+            else:  # config.device = 'cuda' asked for the GPU where it cannot be had
+                notes.append(f"config.device is 'cuda' but {why}: running on the C backend")
         self.report = CompileReport(mode.name, mode.optimizer, backend,
                                     len(toposort(graph_outputs)), notes=notes)
         if backend == "c":
             from .backends.c_backend import make_thunk
+        elif backend == "cuda":
+            from .backends.cuda_backend import make_thunk
         else:
             from .backends.numpy_backend import make_thunk
 

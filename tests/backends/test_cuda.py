@@ -1,0 +1,567 @@
+"""The CUDA backend (codegen/cuda_emit.py, backends/cuda_backend.py).
+
+Without a GPU (CI, and the development machines): the generated CUDA for the whole
+elementwise op suite (every elementwise op at float32, float64, int64, int32 and bool where
+the type rules allow it; fused into selector chains and one kernel per op), reductions over
+every axis set, softmax / log_softmax / logsumexp and the W1 chain compiles with
+``nvcc -cubin -arch=sm_90`` (batched: a few nvcc calls of ~1-2 s, skipped only without
+nvcc); snapshots of the generated CUDA (``snapshots/cuda_*.cu``; rewrite them with
+``EGGFLOW_UPDATE_SNAPSHOTS=1``); importing eggflow and the CUDA modules does not import
+pycuda. With a GPU (pycuda, a driver and a device: ``cuda_backend.available()``), the
+execution tests run small programs and the op suite on the device against the reference
+executor; without one they skip with available()'s reason.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import eggflow as ef
+import eggflow.tensor as T
+from eggflow.backends import cuda_backend
+from eggflow.codegen import cuda_emit
+from eggflow.codegen.lower import lower
+from eggflow.frontend.op import OPS, apply
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+UPDATE = os.environ.get("EGGFLOW_UPDATE_SNAPSHOTS") == "1"
+DTYPES = ("float32", "float64", "int64", "int32", "bool")
+CASTS = ("float64", "float32", "int64", "int32", "int8", "uint8", "bool")
+REF = ef.Mode(backend="numpy", optimizer=None)
+HAVE_EGGLOG = importlib.util.find_spec("egglog") is not None
+
+needs_nvcc = pytest.mark.skipif(cuda_emit.nvcc_path() is None,
+                                reason="nvcc not found (the CUDA toolkit is not installed)")
+
+
+def _gpu_reason() -> str:
+    ok, why = cuda_backend.available()
+    return "" if ok else why
+
+
+needs_gpu = pytest.mark.skipif(bool(_gpu_reason()), reason=f"no GPU execution: {_gpu_reason()}")
+
+
+# -- graphs ------------------------------------------------------------------------------------
+def elementwise_cases(dt):
+    """Inputs (x, y, z, r) of ``dt`` and [(label, node)] for every elementwise op the type
+    rules allow at ``dt`` (cast to every dtype, round in both modes)."""
+    x, y, z, r = (T.tensor(dt, shape=(None,), name=n) for n in "xyzr")
+    cases = []
+    for name, decl in OPS.items():
+        if decl.family != "elemwise":
+            continue
+        if name == "cast":
+            float_src = np.dtype(dt).kind == "f"
+            calls = [(f"cast-{t}", (r if float_src and np.dtype(t).kind in "iu" else x,),
+                      {"dtype": t}) for t in CASTS]
+        elif name == "round":
+            calls = [(f"round-{m}", (x,), {"mode": m})
+                     for m in ("half_to_even", "half_away_from_zero")]
+        else:
+            calls = [(name, (x, y, z)[: decl.nin], {})]
+        for label, args, params in calls:
+            try:
+                node = apply(name, *args, **params)
+            except (TypeError, ValueError):
+                continue
+            cases.append((label, node))
+    return [x, y, z, r], cases
+
+
+def selector_chains(cases, sel):
+    """One output per output dtype: ``switch(eq(sel, k), op_k, ...)``: one fused kernel each."""
+    groups: dict = {}
+    for k, (label, node) in enumerate(cases):
+        groups.setdefault(node.dtype, []).append((k, label, node))
+    outs = []
+    for ops in groups.values():
+        out = ops[-1][2]
+        for k, _, node in reversed(ops[:-1]):
+            out = T.switch(T.eq(sel, k), node, out)
+        outs.append(out)
+    return outs, list(groups.values())
+
+
+def optimized(outputs):
+    return ef.optimize(outputs, fusion="egraph").outputs
+
+
+def w1_graph():
+    x = T.dvector("x")
+    return [x], [T.exp(-x**2 / 2) * T.sin(3 * x) + T.log1p(x * x)]
+
+
+def w1_f32_graph():
+    x = T.fvector("x")
+    return [x], [T.exp(-x**2 / 2) * T.sin(3 * x) + T.log1p(x * x)]
+
+
+def reduction_graph():
+    x = T.dmatrix("x")
+    return [x], [T.sum(T.exp(x), axis=1)]
+
+
+AXES = [None, (), 0, 1, 2, (0, 1), (0, 2), (1, 2)]
+
+
+def reductions_graph(dt):
+    x = T.tensor(dt, shape=(None, None, None), name="x")
+    outs = []
+    for name in ("sum", "prod", "max", "min", "all", "any"):
+        for axis in AXES:
+            arg = T.gt(x, 0) if name in ("all", "any") else x
+            outs.append(getattr(T, name)(arg, axis=axis))
+    return [x], outs
+
+
+def fused_reductions_graph():
+    c = T.tensor("float32", shape=(None, 1, None), name="c")
+    r = T.tensor("float32", shape=(1, None, 1), name="r")
+    outs = [T.sum(c * r, axis=a) for a in AXES[:5]] + [
+        T.max(c - r, axis=(0, 2)), T.mean(T.exp(c + r), axis=1), T.min(T.abs(c - r))]
+    return [c, r], outs
+
+
+def rowwise_graph():
+    x3, xf = T.dtensor3("x3"), T.fmatrix("xf")
+    outs = []
+    for X, axes in ((x3, (0, 1, -1)), (xf, (0, -1))):
+        for ax in axes:
+            for name in ("softmax", "log_softmax", "logsumexp"):
+                outs.append(getattr(T.nnet, name)(X, axis=ax))
+    return [x3, xf], outs
+
+
+def mlp_graph(dt="float32"):
+    """A small MLP training step: dot (BLAS), bias broadcast, tanh, softmax cross-entropy."""
+    X = T.tensor(dt, shape=(None, None), name="X")
+    Y = T.tensor(dt, shape=(None, None), name="Y")
+    W1 = T.tensor(dt, shape=(None, None), name="W1")
+    b1 = T.tensor(dt, shape=(None,), name="b1")
+    W2 = T.tensor(dt, shape=(None, None), name="W2")
+    h = T.tanh(T.dot(X, W1) + b1.dimshuffle("x", 0))
+    p = T.nnet.softmax(T.dot(h, W2), axis=-1)
+    cost = -T.mean(T.sum(Y * T.log(p), axis=1))
+    gW1, gb1, gW2 = ef.grad(cost, [W1, b1, W2])
+    lr = np.asarray(0.1, dtype=dt)
+    return [X, Y, W1, b1, W2], [cost, W1 - lr * gW1, b1 - lr * gb1, W2 - lr * gW2]
+
+
+def suite_programs():
+    """[(tag, program)] of every graph the compile test covers."""
+    progs = []
+    # every op at every dtype: fused selector chains (one kernel per output dtype) ...
+    inputs, cases = [], []
+    for dt in DTYPES:
+        ins, found = elementwise_cases(dt)
+        inputs += ins
+        cases += found
+    sel = T.tensor("int16", shape=(None,), name="sel")
+    outs, _ = selector_chains(cases, sel)
+    if HAVE_EGGLOG:
+        progs.append(("chains", lower(inputs + [sel], optimized(outs))))
+    # ... and one bare kernel per (op, dtype)
+    progs.append(("ops", lower(inputs, [node for _, node in cases])))
+    for dt in ("float64", "float32", "int64", "int32", "bool"):
+        progs.append((f"red_{dt}", lower(*reductions_graph(dt))))
+    for tag, graph in (("fusedred", fused_reductions_graph), ("rowwise", rowwise_graph),
+                       ("w1", w1_graph), ("w1f", w1_f32_graph), ("redexp", reduction_graph),
+                       ("mlp", mlp_graph)):
+        inputs, outs = graph()
+        progs.append((tag + "_raw", lower(inputs, outs)))
+        if HAVE_EGGLOG:
+            progs.append((tag, lower(inputs, optimized(outs))))
+    return progs
+
+
+@pytest.fixture(scope="module")
+def programs():
+    return suite_programs()
+
+
+# -- (a) generated source compiles ---------------------------------------------------------------
+def test_every_elementwise_op_gets_a_kernel(programs):
+    """Every elementwise op of the op table lowers to a CUDA kernel (but integer powers: no
+    C expression; they run on the host, as the C backend runs them with the reference)."""
+    ops = dict(programs)["ops"]
+    other = [(s.node.op, s.node.dtype) for s in ops.steps if s.kind != "ew"]
+    assert all(op == "pow" and np.dtype(dt).kind != "f" for op, dt in other), other
+    seen = {s.node.op for s in ops.steps if s.kind == "ew"}
+    assert seen == {n for n, op in OPS.items() if op.family == "elemwise"}
+
+
+def test_every_helper_is_defined_in_the_prelude(programs):
+    """Every ``ef_*`` name a kernel calls has a device definition in the CUDA prelude."""
+    defined = set(re.findall(r"\bef_\w+(?=\()", cuda_emit.PRELUDE))
+    defined |= {f"ef_{k}_{s}" for k in ("floordiv", "mod", "pow", "divmod")
+                for s in ("i32", "i64", "u32", "u64", "d", "f")}
+    used = set()
+    for _, p in programs:
+        src = "".join(cuda_emit.emit_step(s) for s in cuda_emit.kernel_steps(p))
+        used |= set(re.findall(r"\b(ef_[a-z0-9_]+)\(", src))
+    used = {u for u in used if not u.startswith(("ef_op_", "ef_block_", "ef_shfl"))}
+    assert used <= defined, used - defined
+
+
+def unique_kernels(programs) -> list:
+    """The distinct kernel sources of all programs (identical kernels but for their names
+    compile once), each named ``u{n}``."""
+    seen: dict = {}
+    for _, p in programs:
+        for s in cuda_emit.kernel_steps(p):
+            seen.setdefault(cuda_emit.emit_step(s, "EF_KERNEL_NAME"), None)
+    return [re.sub(r"\bEF_KERNEL_NAME", f"u{k}", text) for k, text in enumerate(seen)]
+
+
+@needs_nvcc
+def test_generated_cuda_compiles_with_nvcc(programs):
+    """Every distinct kernel of all programs compiles for sm_90 (in two modules, two nvcc
+    processes at once; ~0.15 s of nvcc per kernel, so a cold run takes about a minute; the
+    cubins are cached under config.compiledir/cuda by source hash, so a rerun with unchanged
+    generated code is instant), and the cubins hold every kernel."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    kernels = unique_kernels(programs)
+    assert len(kernels) > 300
+    batches = [cuda_emit.PRELUDE + "".join(kernels[k::2]) for k in range(2)]
+    with ThreadPoolExecutor(2) as pool:
+        cubins = list(pool.map(lambda src: cuda_emit.nvcc_compile(src, arch="sm_90"), batches))
+    for source, cubin in zip(batches, cubins):
+        assert cubin[:4] == b"\x7fELF"
+        names = re.findall(r'extern "C" __global__ void __launch_bounds__\(EF_BLOCK\) (\w+)\(',
+                           source)
+        missing = [n for n in names if n.encode() + b"\0" not in cubin]
+        assert not missing, missing[:10]
+
+
+@needs_nvcc
+def test_nvcc_cache(tmp_path, monkeypatch):
+    """A compile is cached on disk by source hash: the second call does not run nvcc."""
+    monkeypatch.setattr(ef.config, "compiledir", str(tmp_path))
+    source = cuda_emit.emit_module(lower(*w1_graph()))
+    cubin = cuda_emit.nvcc_compile(source)
+    assert cubin[:4] == b"\x7fELF" and list((tmp_path / "cuda").glob("*.cubin"))
+    monkeypatch.setattr(cuda_emit.subprocess, "run", None)
+    assert cuda_emit.nvcc_compile(source) == cubin
+
+
+def test_identical_kernels_are_shared():
+    """sum over eight axis sets is one kernel (the axes are launch arguments)."""
+    program = lower(*reductions_graph("float64"))
+    names = cuda_emit.kernel_names(program)
+    assert len(names) > 40 and len(set(names.values())) <= 8, names
+    src = cuda_emit.emit_module(program)
+    assert src.count("__global__") == 2 * len(set(names.values()))
+
+
+@needs_nvcc
+def test_nvcc_error_is_clear(tmp_path, monkeypatch):
+    monkeypatch.setattr(ef.config, "compiledir", str(tmp_path))
+    with pytest.raises(cuda_emit.NvccError, match="(?s)nvcc failed.*undefined_thing"):
+        cuda_emit.nvcc_compile(cuda_emit.PRELUDE + "__global__ void k() { undefined_thing; }")
+
+
+def test_argument_structs_match_the_emitted_layout():
+    """The runtime packs int64 words in the order the emitted structs declare them."""
+    inputs, outs = w1_graph()
+    p = lower(inputs, outs)
+    src = cuda_emit.emit_module(p)
+    ew = [s for s in p.steps if s.kind == "ew"][0]
+    nops = len(ew.body.loads) + 1
+    assert (f"struct {ew.name}_args {{ int64_t n, nd; int64_t shape[EF_MAXD]; "
+            f"int64_t ptr[{nops}]; int64_t st[{nops}][EF_MAXD]; }};") in src
+    w = cuda_emit.pack_ew(10, [2, 5], [1, 2], [[5, 1], [0, 1]])
+    assert w.size == cuda_emit.ew_words(2) and list(w[:4]) == [10, 2, 2, 5]
+    base = 2 + cuda_emit.MAXD
+    assert list(w[base: base + 2]) == [1, 2] and w[base + 2 + cuda_emit.MAXD] == 0
+    r = cuda_emit.pack_red(3, 4, [3], [4], [7, 8], [[1], [4]], [[0], [1]])
+    assert r.size == cuda_emit.red_words(2) and list(r[:5]) == [3, 4, 1, 1, 3]
+
+
+# -- (b) snapshots ---------------------------------------------------------------------------------
+SNAPSHOT_GRAPHS = {"cuda_w1_fused_chain": (w1_graph, "W1: fused chain"),
+                   "cuda_reduction_sum_exp": (reduction_graph,
+                                              "sum(exp(x), axis=1): producer fused into the sum")}
+
+
+def snapshot_text(name) -> str:
+    graph, title = SNAPSHOT_GRAPHS[name]
+    inputs, outs = graph()
+    program = lower(inputs, optimized(outs))
+    lines = [f"/* eggflow CUDA snapshot {name!r}: {title}",
+             " * (tests/backends/test_cuda.py; EGGFLOW_UPDATE_SNAPSHOTS=1 rewrites it;",
+             " * the kernels only: cuda_emit.PRELUDE comes first in a module)"]
+    for k, s in enumerate(program.steps):
+        extra = f" {s.name}" if s.name else ""
+        lines.append(f" * step {k}: {s.kind} {s.node.op}{extra}: slots {s.args} -> {s.out}")
+    lines.append(" */")
+    return "\n".join(lines) + "\n" + "".join(
+        cuda_emit.emit_step(s) for s in cuda_emit.kernel_steps(program))
+
+
+@pytest.mark.skipif(not HAVE_EGGLOG, reason="egglog is not installed (the e-graph optimizer)")
+@pytest.mark.parametrize("name", sorted(SNAPSHOT_GRAPHS))
+def test_generated_cuda_matches_snapshot(name):
+    text = snapshot_text(name)
+    path = SNAPSHOTS / f"{name}.cu"
+    if UPDATE:
+        SNAPSHOTS.mkdir(exist_ok=True)
+        path.write_text(text)
+        return
+    if not path.exists():
+        pytest.fail(f"no snapshot {path}; create it with EGGFLOW_UPDATE_SNAPSHOTS=1")
+    stored = path.read_text()
+    if stored != text:
+        diff = "".join(list(difflib.unified_diff(
+            stored.splitlines(keepends=True), text.splitlines(keepends=True),
+            f"{path.name} (stored)", f"{path.name} (generated now)"))[:80])
+        pytest.fail(f"the generated CUDA for {name!r} differs from {path}; if the change is "
+                    f"intended, rewrite the snapshots with EGGFLOW_UPDATE_SNAPSHOTS=1:\n{diff}")
+
+
+@needs_nvcc
+def test_snapshots_compile(tmp_path, monkeypatch):
+    monkeypatch.setattr(ef.config, "compiledir", str(tmp_path))
+    files = sorted(SNAPSHOTS.glob("cuda_*.cu"))
+    assert files, "no CUDA snapshots stored"
+    for k, path in enumerate(files):  # one module: rename the kernels apart
+        text = re.sub(r"\bk(\d+)", rf"s{k}_k\1", path.read_text())
+        files[k] = text
+    assert cuda_emit.nvcc_compile(cuda_emit.PRELUDE + "".join(files))[:4] == b"\x7fELF"
+
+
+# -- (d) lazy imports ------------------------------------------------------------------------------
+def test_importing_does_not_import_pycuda():
+    code = ("import sys, eggflow, eggflow.backends.cuda_backend, eggflow.codegen.cuda_emit; "
+            "assert 'pycuda' not in sys.modules, sorted(m for m in sys.modules if 'cuda' in m); "
+            "print('ok')")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
+
+
+def test_available_gives_a_reason():
+    ok, why = cuda_backend.available()
+    assert isinstance(ok, bool)
+    assert ok or why, "available() must say why the backend cannot run"
+    if not ok:
+        with pytest.raises(cuda_backend.CudaUnavailable, match="cannot run"):
+            cuda_backend.make_thunk(*w1_graph(), ef.Mode())
+
+
+# -- (c) execution on the GPU -------------------------------------------------------------------
+def call(f, *args):
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return f(*args)
+
+
+def mismatches(got, want, rtol):
+    got, want = np.asarray(got), np.asarray(want)
+    if want.dtype.kind not in "fc":
+        return got != want
+    tiny = np.finfo(want.dtype).tiny
+    with np.errstate(all="ignore"):
+        close = np.isfinite(got) & np.isfinite(want) & (
+            np.abs(got - want) <= rtol * np.abs(want) + 4 * tiny)
+    return ~((np.isnan(got) & np.isnan(want)) | (got == want) | close)
+
+
+def assert_same(got, want, what, rtol=None):
+    got, want = np.asarray(got), np.asarray(want)
+    rtol = rtol or {"float32": 1e-5, "float64": 1e-12}.get(want.dtype.name, 0)
+    assert got.dtype == want.dtype, f"{what}: dtype {got.dtype}, reference {want.dtype}"
+    assert got.shape == want.shape, f"{what}: shape {got.shape}, reference {want.shape}"
+    bad = mismatches(got, want, rtol)
+    if bad.any():
+        idx = np.argwhere(bad)[:4]
+        raise AssertionError(f"{what}: {int(bad.sum())} of {bad.size} differ, e.g. " + ", ".join(
+            f"at {tuple(i)} got {got[tuple(i)]!r} want {want[tuple(i)]!r}" for i in idx))
+
+
+FUSIONS = ["egraph", "none"] if HAVE_EGGLOG else ["none"]
+
+
+def run_cuda(inputs, outputs, feed, fusion):
+    outs = optimized(outputs) if fusion == "egraph" else outputs
+    thunk = cuda_backend.make_thunk(inputs, outs, ef.Mode())
+    assert isinstance(thunk, cuda_backend.CudaThunk)
+    return call(thunk, list(feed))
+
+
+def reference(inputs, outputs, feed):
+    return call(ef.function(inputs, outputs, mode=REF, on_unused_input="ignore"), *feed)
+
+
+def specials(dt):
+    d = np.dtype(dt)
+    if d.kind == "f":
+        fi = np.finfo(d)
+        return np.array([0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 2.5, -1.5, 3.0, 20.0, np.inf, -np.inf,
+                         np.nan, fi.tiny, -fi.tiny, fi.max, -fi.max], dtype=d)
+    if d.kind == "b":
+        return np.array([False, True])
+    ii = np.iinfo(d)
+    return np.array([0, 1, 2, 3, 7, 100, ii.max, ii.min, ii.min + 1, -1, -2, -7], dtype=d)
+
+
+def sample(dt, rng, m):
+    s = specials(dt)
+    a, b = np.meshgrid(s, s, indexing="ij")
+    d = np.dtype(dt)
+    if d.kind == "f":
+        rx, ry = (rng.standard_normal((2, 100)) * 4).astype(d)
+    elif d.kind == "b":
+        rx, ry = rng.integers(0, 2, (2, 100)).astype(bool)
+    else:
+        rx = rng.integers(-1000, 1000, 100).astype(d)
+        ry = rng.integers(-20, 20, 100).astype(d)
+    x, y = np.concatenate([a.ravel(), rx]), np.concatenate([b.ravel(), ry])
+    z = rng.permutation(x)
+    r = rng.uniform(0, 100, x.size).astype(d) if d.kind == "f" else x
+    return [np.resize(v, m) for v in (x, y, z, r)]
+
+
+@needs_gpu
+@pytest.mark.parametrize("fusion", FUSIONS)
+def test_gpu_elementwise_op_suite(fusion):
+    rng = np.random.default_rng(0)
+    m = 400
+    inputs, cases, feed = [], [], []
+    for dt in DTYPES:
+        ins, found = elementwise_cases(dt)
+        found = [(lab, n) for lab, n in found if not (n.op == "pow" and
+                                                      np.dtype(n.dtype).kind != "f")]
+        inputs += ins
+        cases += found
+        feed += sample(dt, rng, m)
+    sel = T.tensor("int16", shape=(None,), name="sel")
+    outs, groups = selector_chains(cases, sel)
+    feed = [np.tile(v, len(cases)) for v in feed]
+    feed.append(np.repeat(np.arange(len(cases), dtype=np.int16), m))
+    got = run_cuda(inputs + [sel], outs, feed, fusion)
+    want = reference(inputs + [sel], outs, feed)
+    failures = []
+    for g, w, ops in zip(got, want, groups):
+        for k, label, node in ops:
+            a, b = g[k * m: (k + 1) * m], w[k * m: (k + 1) * m]
+            try:
+                assert_same(a, b, f"{label} -> {node.dtype}")
+            except AssertionError as exc:
+                failures.append(str(exc))
+    assert not failures, "\n".join(failures)
+
+
+def reduction_data():
+    rng = np.random.default_rng(5)
+    base = rng.standard_normal((4, 6, 5))
+    base[1, 2, 3] = np.nan
+    base[2, 0, 1] = np.inf
+    base[0, 3, :] = 0.0
+    return base
+
+
+@needs_gpu
+@pytest.mark.parametrize("fusion", FUSIONS)
+@pytest.mark.parametrize("dt", ["float64", "float32", "int64", "bool"])
+def test_gpu_reductions(dt, fusion):
+    inputs, outs = reductions_graph(dt)
+    base = reduction_data()
+    a = np.nan_to_num(base * 3).astype(dt) if dt != "float64" else base
+    for layout, v in {"C": a, "strided": a[::-1, :, ::-1],
+                      "broadcast": np.broadcast_to(a[:, 2:3, :], a.shape)}.items():
+        got = run_cuda(inputs, outs, [v], fusion)
+        want = reference(inputs, outs, [v])
+        for k, (g, w) in enumerate(zip(got, want)):
+            assert_same(g, w, f"reduction {k} {layout}", rtol=1e-4 if dt == "float32" else None)
+
+
+@needs_gpu
+@pytest.mark.parametrize("fusion", FUSIONS)
+def test_gpu_fused_reductions_and_rowwise(fusion):
+    rng = np.random.default_rng(9)
+    inputs, outs = fused_reductions_graph()
+    feed = [rng.standard_normal((3, 1, 4)).astype(np.float32),
+            rng.standard_normal((1, 5, 1)).astype(np.float32)]
+    for g, w in zip(run_cuda(inputs, outs, feed, fusion), reference(inputs, outs, feed)):
+        assert_same(g, w, "fused reduction", rtol=1e-5)
+    inputs, outs = rowwise_graph()
+    a = rng.standard_normal((3, 4, 5))
+    a[0, 1, 2] = 1000.0
+    a[1, 2, :] = -np.inf
+    a[0, 3, 0] = np.nan
+    feed = [a, a[0].astype(np.float32)]
+    for k, (g, w) in enumerate(zip(run_cuda(inputs, outs, feed, fusion),
+                                   reference(inputs, outs, feed))):
+        assert_same(g, w, f"rowwise {k}", rtol=1e-5 if g.dtype == np.float32 else 1e-12)
+
+
+@needs_gpu
+@pytest.mark.parametrize("fusion", FUSIONS)
+def test_gpu_seed_like_programs(fusion):
+    rng = np.random.default_rng(1)
+    # scalar addition, a fused chain, dot of matrices, logistic regression, an MLP step
+    a, b = T.dscalars("a", "b")
+    x = T.dvector("x")
+    A, B = T.dmatrices("A", "B")
+    progs = [([a, b], [a + b], [1.5, 2.5]),
+             (*w1_graph(), [rng.standard_normal(1000)]),
+             ([A, B], [T.dot(A, B), T.dot(A, B.T) * 2], [rng.standard_normal((3, 4)),
+                                                          rng.standard_normal((4, 4))]),
+             ([A, x], [T.sum(T.nnet.sigmoid(T.dot(A, x))), T.dot(x, A.T)],
+              [rng.standard_normal((5, 3)), rng.standard_normal(3)])]
+    for dt in ("float32", "float64"):
+        inputs, outs = mlp_graph(dt)
+        feed = [rng.standard_normal((8, 5)), np.eye(3)[rng.integers(0, 3, 8)],
+                rng.standard_normal((5, 7)) * 0.3, np.zeros(7), rng.standard_normal((7, 3))]
+        progs.append((inputs, outs, [f.astype(dt) for f in feed]))
+    for inputs, outs, feed in progs:
+        got = run_cuda(inputs, outs, feed, fusion)
+        want = reference(inputs, outs, feed)
+        for k, (g, w) in enumerate(zip(got, want)):
+            assert_same(g, w, f"{outs[k]}", rtol=2e-4 if w.dtype == np.float32 else 1e-9)
+
+
+@needs_gpu
+def test_gpu_device_inputs_and_outputs():
+    import pycuda.gpuarray as gpuarray
+
+    inputs, outs = w1_f32_graph()
+    thunk = cuda_backend.make_thunk(inputs, outs, ef.Mode())
+    v = np.linspace(-3, 3, 10_000, dtype=np.float32)
+    host = call(thunk, [v])[0]
+    thunk.device_outputs = True
+    dev = call(thunk, [gpuarray.to_gpu(v)])[0]
+    assert isinstance(dev, gpuarray.GPUArray)
+    assert_same(dev.get(), host, "device in/out")
+    assert_same(host, reference(inputs, outs, [v])[0], "w1 float32")
+
+
+def test_function_with_the_cuda_backend_says_why_it_cannot_run():
+    from eggflow.backends.cuda_backend import available
+
+    ok, why = available()
+    if ok:
+        pytest.skip("a GPU is available: the execution tests above cover the backend")
+    x = T.dvector("x")
+    with pytest.raises(RuntimeError, match="backend 'cuda' is not available"):
+        ef.function([x], x + 1, mode=ef.Mode(backend="cuda"))
+    old = ef.config.device
+    ef.config.device = "cuda"
+    try:  # the device flag falls back to C, and the report says so
+        f = ef.function([x], x + 1)
+        assert f.report.backend == "c" and "config.device is 'cuda'" in " ".join(f.report.notes)
+        np.testing.assert_array_equal(f(np.arange(3.0)), [1.0, 2.0, 3.0])
+    finally:
+        ef.config.device = old
