@@ -18,7 +18,7 @@ import numpy as np
 
 from eggflow.codegen.c_emit import prelude
 from eggflow.codegen.lower import lower, scalar_loads
-from eggflow.frontend.evaluate import EvaluationError, describe, run_step
+from eggflow.frontend.evaluate import EvaluationError, describe, run_step, run_subgraph
 
 
 # OpenMP threads that spin after a parallel region steal the cores OpenBLAS's threads need
@@ -228,23 +228,7 @@ def direct({', '.join(names)}):
         loads, root = list(step.body.loads), step.node
 
         def run(arrays):
-            memo = dict(zip(loads, arrays))
-            stack = [root]
-            while stack:
-                node = stack[-1]
-                if node in memo:
-                    stack.pop()
-                    continue
-                if node.op == "constant":
-                    memo[node] = node.data
-                    continue
-                todo = [i for i in node.inputs if i not in memo]
-                if todo:
-                    stack.extend(todo)
-                    continue
-                stack.pop()
-                memo[node] = run_step(node, [memo[i] for i in node.inputs])
-            return np.asarray(memo[root])
+            return run_subgraph(root, dict(zip(loads, arrays)))
 
         return run
 

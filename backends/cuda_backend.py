@@ -35,7 +35,7 @@ import numpy as np
 from eggflow.codegen import cuda_emit
 from eggflow.codegen.cuda_emit import BLOCK, MAXD, emit_module, nvcc_compile, nvcc_path
 from eggflow.codegen.lower import lower, scalar_loads
-from eggflow.frontend.evaluate import EvaluationError, describe, run_step
+from eggflow.frontend.evaluate import EvaluationError, describe, run_step, run_subgraph
 
 #: GPU cost-model constants (for the lead's cost model; seconds): a kernel launch weighs
 #: much more than on a CPU, so fusing elementwise chains matters more.
@@ -284,23 +284,7 @@ class CudaThunk:
         loads, root = list(step.body.loads), step.node
 
         def run(arrays):
-            memo = dict(zip(loads, [_host(a) for a in arrays]))
-            stack = [root]
-            while stack:
-                node = stack[-1]
-                if node in memo:
-                    stack.pop()
-                    continue
-                if node.op == "constant":
-                    memo[node] = node.data
-                    continue
-                todo = [i for i in node.inputs if i not in memo]
-                if todo:
-                    stack.extend(todo)
-                    continue
-                stack.pop()
-                memo[node] = run_step(node, [memo[i] for i in node.inputs])
-            return np.asarray(memo[root])
+            return run_subgraph(root, dict(zip(loads, [_host(a) for a in arrays])))
 
         return run
 

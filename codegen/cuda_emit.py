@@ -44,7 +44,8 @@ import tempfile
 
 import numpy as np
 
-from .c_emit import CTYPES, literal
+from .c_emit import CTYPES
+from .lower import _identity, scalar_loads
 
 MAXD = 8  # collapsed axes a general kernel handles (more: the runtime uses the reference)
 BLOCK = 256  # threads per block of every kernel
@@ -315,8 +316,6 @@ GRID_LOOP = ("for (int64_t ef_i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x
 
 
 def emit_elementwise(name: str, body) -> str:
-    from .lower import scalar_loads
-
     out_c = CTYPES[body.dtype]
     nops = len(body.loads) + 1
     code = " ".join(body.lines)
@@ -348,21 +347,6 @@ extern "C" __global__ void __launch_bounds__(EF_BLOCK) {name}_flat(int64_t n, {p
     }}
 }}
 """
-
-
-_IDENT = {"sum": "0", "prod": "1", "all": "1", "any": "0"}
-
-
-def _identity(op: str, dtype: str) -> str:
-    if op in _IDENT:
-        return _IDENT[op]
-    kind = np.dtype(dtype).kind
-    if kind == "f":
-        return "-INFINITY" if op == "max" else "INFINITY"
-    if kind == "b":
-        return "0" if op == "max" else "1"
-    info = np.iinfo(dtype)
-    return literal(info.min if op == "max" else info.max, dtype)
 
 
 def _acc_type(op: str, out_dtype: str) -> str:
