@@ -37,11 +37,6 @@ from eggflow.codegen.cuda_emit import BLOCK, MAXD, emit_module, nvcc_compile, nv
 from eggflow.codegen.lower import lower, scalar_loads
 from eggflow.frontend.evaluate import EvaluationError, describe, run_step, run_subgraph
 
-#: GPU cost-model constants (for the lead's cost model; seconds): a kernel launch weighs
-#: much more than on a CPU, so fusing elementwise chains matters more.
-COST = {"launch": 5e-6, "bytes_per_s": 4.0e12, "flops_per_s": 5.0e13, "host_copy_per_byte": 2e-11,
-        "host_copy_fixed": 1e-5}
-
 _STATE: dict = {}
 _MODULES: dict = {}
 

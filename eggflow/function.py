@@ -183,7 +183,12 @@ class Function:
         if mode.optimizer == "egraph":
             from .optimize import optimize
 
-            result = optimize(graph_outputs, rules=mode.rules, cost=mode.cost,
+            cost = mode.cost
+            if cost is None and backend == "cuda":
+                from .egraph_rules.cost import GPU, CostModel
+
+                cost = CostModel(GPU)
+            result = optimize(graph_outputs, rules=mode.rules, cost=cost,
                               extractor=mode.extractor, budget=mode.budget,
                               excluding=mode.excluding,
                               fusion=mode.fusion if backend != "numpy" else None,

@@ -35,8 +35,15 @@ class CPUConstants:
     slow_flops: float = 4.0
 
 
+# An H100/H200-class GPU (rough, not measured here: no GPU was lent): ~4 TB/s, ~50 TFLOP/s
+# float32, and a kernel launch of ~5 us that dwarfs small kernels' work, so fusing
+# elementwise chains matters more than on a CPU. Used for backend 'cuda'.
+GPU = CPUConstants(flop_ns=2e-5, byte_ns=2.5e-4, kernel_ns=5000.0, transcendental_flops=4.0,
+                   slow_flops=2.0)
+
+
 class CostModel:
-    """The default cost model (CPU constants)."""
+    """The default cost model (CPU constants; ``CostModel(GPU)`` for the CUDA backend)."""
 
     def __init__(self, constants: CPUConstants | None = None, unknown_dim: int = 1000):
         self.c = constants or CPUConstants()

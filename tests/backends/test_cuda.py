@@ -565,3 +565,14 @@ def test_function_with_the_cuda_backend_says_why_it_cannot_run():
         np.testing.assert_array_equal(f(np.arange(3.0)), [1.0, 2.0, 3.0])
     finally:
         ef.config.device = old
+
+
+def test_gpu_cost_constants_weigh_launches_more_than_the_cpu_ones():
+    from eggflow.egraph_rules.cost import GPU, CostModel
+    from eggflow.frontend.types import TensorType
+
+    t = TensorType("float32", (100_000,))
+    cpu, gpu = CostModel(), CostModel(GPU)
+    # a 100k-element kernel: on the GPU its launch outweighs its memory traffic
+    assert gpu.cost("kernel", [t], t) > 5 * gpu.bytes_moved("kernel", [t], t) * GPU.byte_ns
+    assert cpu.cost("kernel", [t], t) < 5 * cpu.bytes_moved("kernel", [t], t) * cpu.c.byte_ns
