@@ -182,8 +182,10 @@ class CThunk:
         cond = []
         for k, n in enumerate(inputs):
             a = names[k]
-            if checked:  # trusted: cffi's from_buffer still refuses a non-contiguous array
+            if checked:  # trusted: arrays of the right dtype (views go the general way)
                 cond.append(f"type({a}) is ndarray and {a}.flags.c_contiguous")
+            else:
+                cond.append(f"{a}.flags.c_contiguous")
                 cond.append(f"{a}.dtype is D{k} and {a}.ndim == {n.ndim}")
                 cond += [f"{a}.shape[{ax}] == {d}" for ax, d in enumerate(n.type.shape)
                          if d is not None]
