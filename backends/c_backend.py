@@ -182,13 +182,13 @@ class CThunk:
         cond = []
         for k, n in enumerate(inputs):
             a = names[k]
-            if checked:  # trusted: arrays of the right dtype (views go the general way)
-                cond.append(f"type({a}) is ndarray and {a}.flags.c_contiguous")
-            else:
+            if not checked:  # trusted: arrays of the right dtype (views go the general way)
                 cond.append(f"{a}.flags.c_contiguous")
-                cond.append(f"{a}.dtype is D{k} and {a}.ndim == {n.ndim}")
-                cond += [f"{a}.shape[{ax}] == {d}" for ax, d in enumerate(n.type.shape)
-                         if d is not None]
+                continue
+            cond.append(f"type({a}) is ndarray and {a}.flags.c_contiguous")
+            cond.append(f"{a}.dtype is D{k} and {a}.ndim == {n.ndim}")
+            cond += [f"{a}.shape[{ax}] == {d}" for ax, d in enumerate(n.type.shape)
+                     if d is not None]
         loads = [names[a] for a in step.args]
         full = [name for name, sc in zip(loads, scalar) if not sc]
         node = step.node
