@@ -27,14 +27,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from eggflow.frontend.graph import Node
-from eggflow.frontend.op import OPS
+from eggflow.frontend.op import OPS, apply_node
 
 from .c_emit import CTYPES, literal, scalar_expr
 
 ROWWISE = ("softmax", "log_softmax", "logsumexp")
 REDUCE_C = ("sum", "prod", "max", "min", "all", "any")
 BLAS = ("dot", "gemm", "gemv", "ger", "gemm_i", "gemv_i", "ger_i")
-VIEWS = ("dimshuffle", "reshape", "subtensor", "load", "identity_view")
+VIEWS = ("dimshuffle", "reshape", "subtensor", "load")  # NumPy steps that may return views
 
 
 @dataclass
@@ -363,7 +363,7 @@ def _axes(node: Node, ndim: int):
     return tuple(sorted(a % ndim for a in axis))
 
 
-def _kernel_step(node: Node, slot_of):
+def _kernel_step(node: Node):
     """(kind, body, info) for a node codegen can run in C, or None."""
     op = node.op
     if op in ("kernel", "kernel_i"):
@@ -377,7 +377,7 @@ def _kernel_step(node: Node, slot_of):
     if op == "kreduce" or (op in REDUCE_C + ROWWISE and OPS[op].family in ("reduce", "nnet")):
         inner_op = node.attrs["op"] if op == "kreduce" else op
         src = node.inputs[0]
-        body = build_body(src if op == "kreduce" else _LoadView(src))
+        body = build_body(src if op == "kreduce" else apply_node("load", (src,), ()))
         if body is None or src.ndim is None or src.ndim == 0 or inner_op not in REDUCE_C + ROWWISE:
             return None
         if inner_op in ROWWISE and np.dtype(node.dtype).kind != "f":
@@ -391,15 +391,6 @@ def _kernel_step(node: Node, slot_of):
             i.dtype == node.dtype or (i.op == "constant" and i.ndim == 0) for i in node.inputs):
         return "blas", None, {}
     return None
-
-
-class _LoadView:
-    """Stands for ``load(x)`` when lowering a bare reduction (no e-graph kernel form)."""
-
-    def __new__(cls, x):
-        from eggflow.frontend.op import apply_node
-
-        return apply_node("load", (x,), ())
 
 
 def lower(inputs, outputs, updates=()) -> Program:
@@ -418,7 +409,7 @@ def lower(inputs, outputs, updates=()) -> Program:
 
     def deps(node):
         if node not in deps_of:
-            found = _kernel_step(node, None) if node not in slot else None
+            found = _kernel_step(node) if node not in slot else None
             deps_of[node] = (found, list(found[1].loads) if found and found[1] is not None
                              else list(node.inputs))
         return deps_of[node][1]
