@@ -20,6 +20,8 @@ from eggflow.codegen.c_emit import prelude
 from eggflow.codegen.lower import lower, scalar_loads
 from eggflow.frontend.evaluate import EvaluationError, describe, run_step, run_subgraph
 
+from .layout import aligned_strides, check_broadcast, collapse, describe_kernel, operands
+
 
 # OpenMP threads that spin after a parallel region steal the cores OpenBLAS's threads need
 # for the next gemm (and the reverse): measured 34 ms -> 9 ms for an MLP training step. libgomp
@@ -41,62 +43,6 @@ def _ptr(ffi, a):
     if a.flags.c_contiguous and a.size:
         return ffi.from_buffer(a, require_writable=False)
     return ffi.cast("char *", a.ctypes.data)
-
-
-def _collapse(shape, strides):
-    """Merge adjacent axes that every operand walks contiguously; ``strides`` per operand."""
-    shape = list(shape)
-    strides = [list(s) for s in strides]
-    d = len(shape) - 1
-    while d > 0:
-        if all(s[d - 1] == s[d] * shape[d] for s in strides):
-            shape[d - 1] *= shape[d]
-            del shape[d]
-            for s in strides:
-                s[d - 1] = s[d]
-                del s[d]
-        d -= 1
-    return shape, strides
-
-
-def _aligned_strides(a, ndim, shape):
-    """``a``'s strides in elements on ``ndim`` output axes (0 where it broadcasts)."""
-    item = a.itemsize
-    pad = ndim - a.ndim
-    out = [0] * pad
-    for k, (n, st) in enumerate(zip(a.shape, a.strides)):
-        out.append(0 if n == 1 and shape[pad + k] != 1 else st // item)
-    return out
-
-
-def _check_broadcast(node, loads, arrays, checks, shape) -> None:
-    """eggflow's strict broadcasting: only axes a type declares static 1 may broadcast."""
-    ndim = len(shape)
-    for t, a, axes in zip(loads, arrays, checks):
-        pad = ndim - a.ndim
-        for ax in axes:
-            if a.shape[ax] == 1 and shape[pad + ax] != 1:
-                raise EvaluationError(
-                    f"{_describe(node)}: input {describe(t)} has size 1 on axis {ax} at run "
-                    f"time but its type {t.type} does not declare that axis broadcastable; "
-                    "declare it (T.row, T.col, dimshuffle('x', ...), broadcastable=) or pass "
-                    "a matching shape")
-
-
-def _operands(node, loads):
-    """The tensors a kernel reads, in its body's operand order where that is plain."""
-    root = node.inputs[0] if node.op in ("kernel", "kernel_i") else node
-    first = [i.inputs[0] if i.op == "load" else i for i in root.inputs]
-    return [t for t in first if t in loads] + [t for t in loads if t not in first]
-
-
-def _describe(node) -> str:
-    """A kernel named by its body's top op and operands: ``add(x, y)``."""
-    if node.op not in ("kernel", "kernel_i"):
-        return describe(node)
-    root = node.inputs[0]
-    args = [describe(i.inputs[0] if i.op == "load" else i) for i in root.inputs]
-    return f"{root.op}({', '.join(args)})"
 
 
 class CThunk:
@@ -289,12 +235,13 @@ def direct({', '.join(names)}):
                 shape = np.broadcast_shapes(*(a.shape for a in arrays)) if arrays else ()
             except ValueError as exc:
                 shapes = dict(zip(step.body.loads, (a.shape for a in arrays)))
-                raise EvaluationError(f"{_describe(node)} failed ({exc}); inputs " + ", ".join(
-                    f"{describe(t)}: shape {shapes[t]}" for t in _operands(node, shapes))) \
-                    from None
+                listed = ", ".join(f"{describe(t)}: shape {shapes[t]}"
+                                   for t in operands(node, shapes))
+                raise EvaluationError(f"{describe_kernel(node)} failed ({exc}); inputs "
+                                      f"{listed}") from None
             if len(shape) != ndim:
                 shape = (1,) * (ndim - len(shape)) + tuple(shape)
-            _check_broadcast(node, step.body.loads, arrays, checks, shape)
+            check_broadcast(node, step.body.loads, arrays, checks, shape)
             out = None
             if destroy is not None:
                 cand = arrays[destroy]
@@ -308,9 +255,9 @@ def direct({', '.join(names)}):
                 fn(1, ffi.new("int64_t[]", [1]), ffi.new("char *[]", [_ptr(ffi, out)] + [
                     _ptr(ffi, a) for a in arrays]), ffi.new("int64_t[]", [0] * (len(arrays) + 1)))
                 return out
-            strides = [_aligned_strides(out, ndim, shape)] + [
-                _aligned_strides(a, ndim, shape) for a in arrays]
-            cshape, cstrides = _collapse(shape, strides)
+            strides = [aligned_strides(out, ndim, shape)] + [
+                aligned_strides(a, ndim, shape) for a in arrays]
+            cshape, cstrides = collapse(shape, strides)
             nd = len(cshape)
             fn(nd, ffi.new("int64_t[]", cshape),
                ffi.new("char *[]", [_ptr(ffi, out)] + [_ptr(ffi, a) for a in arrays]),
@@ -338,7 +285,7 @@ def direct({', '.join(names)}):
             except ValueError:
                 return fallback(arrays)
             shape = (1,) * (ndim - len(shape)) + tuple(shape)
-            _check_broadcast(node, step.body.loads, arrays, checks, shape)
+            check_broadcast(node, step.body.loads, arrays, checks, shape)
             red_size = int(np.prod([shape[d] for d in axes]))
             if red_size == 0 and op in ("max", "min"):
                 return fallback(arrays)  # NumPy's error: no identity
@@ -348,13 +295,13 @@ def direct({', '.join(names)}):
                 shape[d] for d in kept) or tuple(shape[d] for d in kept), dtype)
             if out.size == 0 or red_size == 0 and not reduce:
                 return fallback(arrays)
-            ostr = _aligned_strides(out.reshape(shape if keep_out else out_full), ndim, shape)
+            ostr = aligned_strides(out.reshape(shape if keep_out else out_full), ndim, shape)
             if not keep_out:
                 ostr = [0 if d in axes else s for d, s in enumerate(ostr)]
-            strides = [ostr] + [_aligned_strides(a, ndim, shape) for a in arrays]
+            strides = [ostr] + [aligned_strides(a, ndim, shape) for a in arrays]
             pshape = [shape[d] for d in order]
             pstr = [[s[d] for d in order] for s in strides]
-            cshape, cstrides = _collapse(pshape, pstr)
+            cshape, cstrides = collapse(pshape, pstr)
             nd = len(cshape)
             if not reduce:
                 n_red = sum(1 for k in range(nd) if cstrides[0][k] == 0) if not keep_out else None

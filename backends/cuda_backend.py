@@ -37,6 +37,8 @@ from eggflow.codegen.cuda_emit import BLOCK, MAXD, emit_module, nvcc_compile, nv
 from eggflow.codegen.lower import lower, scalar_loads
 from eggflow.frontend.evaluate import EvaluationError, describe, run_step, run_subgraph
 
+from .layout import aligned_strides, broadcast_checks, check_broadcast, collapse
+
 _STATE: dict = {}
 _MODULES: dict = {}
 
@@ -168,16 +170,6 @@ def _ptr(a) -> int:
     return int(a.gpudata) if a.size else 0
 
 
-def _strides(a, ndim, shape):
-    """``a``'s strides in elements on ``ndim`` output axes (0 where it broadcasts)."""
-    item = a.dtype.itemsize
-    pad = ndim - len(a.shape)
-    out = [0] * pad
-    for k, (n, st) in enumerate(zip(a.shape, a.strides)):
-        out.append(0 if n == 1 and shape[pad + k] != 1 else st // item)
-    return out
-
-
 def _contig_strides(shape):
     out, acc = [], 1
     for n in reversed(shape):
@@ -186,35 +178,8 @@ def _contig_strides(shape):
     return out[::-1]
 
 
-def _collapse(shape, strides):
-    """Merge adjacent axes that every operand walks contiguously; ``strides`` per operand."""
-    shape = list(shape)
-    strides = [list(s) for s in strides]
-    d = len(shape) - 1
-    while d > 0:
-        if all(s[d - 1] == s[d] * shape[d] for s in strides):
-            shape[d - 1] *= shape[d]
-            del shape[d]
-            for s in strides:
-                s[d - 1] = s[d]
-                del s[d]
-        d -= 1
-    return shape, strides
-
-
 def _as_void(words: np.ndarray):
     return words.view(np.dtype((np.void, words.nbytes)))[0]
-
-
-def _check_broadcast(node, loads, arrays, shape) -> None:
-    ndim = len(shape)
-    for t, a in zip(loads, arrays):
-        pad = ndim - len(a.shape)
-        for ax, d in enumerate(t.type.shape):
-            if d != 1 and a.shape[ax] == 1 and shape[pad + ax] != 1:
-                raise EvaluationError(
-                    f"{describe(node)}: input {describe(t)} has size 1 on axis {ax} at run "
-                    f"time but its type {t.type} does not declare that axis broadcastable")
 
 
 class CudaThunk:
@@ -330,12 +295,12 @@ class CudaThunk:
                 raise EvaluationError(f"{describe(node)} failed ({exc}); inputs " + ", ".join(
                     f"{describe(t)}: shape {a.shape}" for t, a in zip(loads, arrays))) from None
             shape = (1,) * (ndim - len(shape)) + tuple(shape)
-            _check_broadcast(node, loads, arrays, shape)
+            check_broadcast(node, loads, arrays, broadcast_checks(loads), shape)
             out = ga.empty(shape, dtype)
             if out.size == 0:
                 return out.get()
-            strides = [_contig_strides(shape)] + [_strides(a, ndim, shape) for a in arrays]
-            cshape, cstrides = _collapse(shape, strides) if ndim else ([], [[]] * len(strides))
+            strides = [_contig_strides(shape)] + [aligned_strides(a, ndim, shape) for a in arrays]
+            cshape, cstrides = collapse(shape, strides) if ndim else ([], [[]] * len(strides))
             if len(cshape) > MAXD:
                 return fallback(arrays)
             words = cuda_emit.pack_ew(out.size, cshape, [_ptr(out)] + [_ptr(a) for a in arrays],
@@ -363,7 +328,7 @@ class CudaThunk:
             except ValueError:
                 return fallback(arrays)
             shape = (1,) * (ndim - len(shape)) + tuple(shape)
-            _check_broadcast(node, loads, arrays, shape)
+            check_broadcast(node, loads, arrays, broadcast_checks(loads), shape)
             nred = math.prod(shape[d] for d in axes)
             out_shape = shape if keep_out else tuple(shape[d] for d in kept)
             nout = math.prod(shape[d] for d in kept)
@@ -374,10 +339,10 @@ class CudaThunk:
             ostr = _contig_strides(full)
             if not keep_out:
                 ostr = [0 if d in axes else s for d, s in enumerate(ostr)]
-            strides = [ostr] + [_strides(a, ndim, shape) for a in arrays]
-            oshape, ost = _collapse([shape[d] for d in kept], [[s[d] for d in kept]
+            strides = [ostr] + [aligned_strides(a, ndim, shape) for a in arrays]
+            oshape, ost = collapse([shape[d] for d in kept], [[s[d] for d in kept]
                                                                 for s in strides])
-            rshape, rst = _collapse([shape[d] for d in axes], [[s[d] for d in axes]
+            rshape, rst = collapse([shape[d] for d in axes], [[s[d] for d in axes]
                                                                 for s in strides])
             if len(oshape) > MAXD or len(rshape) > MAXD:
                 return fallback(arrays)
