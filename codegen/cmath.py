@@ -99,18 +99,18 @@ _INT_HELPERS = r"""
    NumPy raises ValueError for a negative exponent, here it gives the truncated value
    1 / a**-b (1 for a == 1, +-1 for a == -1, else 0, also for a == 0). */
 #define EF_DEFINE_INTDIV(S, T, UT)                                                   \
-static inline T ef_floordiv_##S(T a, T b) {                                          \
+EF_INLINE T ef_floordiv_##S(T a, T b) {                                          \
     if (b == 0) return 0;                                                            \
     if (b == -1) return (T)(0 - (UT)a);                                              \
     T q = a / b, r = a % b;                                                          \
     return q - (T)((r != 0) & ((r ^ b) < 0));                                        \
 }                                                                                    \
-static inline T ef_mod_##S(T a, T b) {                                               \
+EF_INLINE T ef_mod_##S(T a, T b) {                                               \
     if (b == 0 || b == -1) return 0;                                                 \
     T r = a % b;                                                                     \
     return ((r != 0) & ((r ^ b) < 0)) ? r + b : r;                                   \
 }                                                                                    \
-static inline T ef_pow_##S(T a, T b) {                                               \
+EF_INLINE T ef_pow_##S(T a, T b) {                                               \
     if (b < 0) return a == 1 ? 1 : a == -1 ? ((b & 1) ? -1 : 1) : 0;                 \
     UT r = 1, x = (UT)a;                                                             \
     for (; b; b >>= 1) { if (b & 1) r *= x; x *= x; }                                \
@@ -120,9 +120,9 @@ EF_DEFINE_INTDIV(i32, int32_t, uint32_t)
 EF_DEFINE_INTDIV(i64, int64_t, uint64_t)
 
 #define EF_DEFINE_UINTDIV(S, T)                                                      \
-static inline T ef_floordiv_##S(T a, T b) { return b ? a / b : 0; }                  \
-static inline T ef_mod_##S(T a, T b) { return b ? a % b : 0; }                       \
-static inline T ef_pow_##S(T a, T b) {                                               \
+EF_INLINE T ef_floordiv_##S(T a, T b) { return b ? a / b : 0; }                  \
+EF_INLINE T ef_mod_##S(T a, T b) { return b ? a % b : 0; }                       \
+EF_INLINE T ef_pow_##S(T a, T b) {                                               \
     T r = 1;                                                                         \
     for (; b; b >>= 1) { if (b & 1) r *= a; a *= a; }                                \
     return r;                                                                        \
@@ -135,42 +135,42 @@ _FLOAT_HELPERS = r"""
 /* sigmoid = scipy.special.expit: 1/(1+exp(-a)), scipy's own formula. Overflow-safe as it is
    (exp(-a) == inf gives 0, never NaN; relative accuracy holds for large |a|), and keeping it
    keeps scipy's zero below -709.78 (f64) / -88.72 (f32) where the exact value is denormal. */
-static inline double ef_sigmoid_d(double a) { return 1.0 / (1.0 + exp(-a)); }
-static inline float ef_sigmoid_f(float a) { return 1.0f / (1.0f + expf(-a)); }
+EF_INLINE double ef_sigmoid_d(double a) { return 1.0 / (1.0 + exp(-a)); }
+EF_INLINE float ef_sigmoid_f(float a) { return 1.0f / (1.0f + expf(-a)); }
 
 /* softplus = numpy.logaddexp(0, a): max(a, 0) + log1p(exp(-|a|)), one exp, no branch (NumPy
    computes the same two formulas by sign); +inf -> inf, -inf -> 0, 0 -> log(2), NaN -> NaN. */
-static inline double ef_softplus_d(double a) {
+EF_INLINE double ef_softplus_d(double a) {
     return (a > 0.0 ? a : 0.0) + log1p(exp(-fabs(a)));
 }
-static inline float ef_softplus_f(float a) {
+EF_INLINE float ef_softplus_f(float a) {
     return (a > 0.0f ? a : 0.0f) + log1pf(expf(-fabsf(a)));
 }
 
 /* numpy.sign for floats: -1, 0 (also for -0.0) or 1, NaN -> NaN. */
-static inline double ef_sgn_d(double a) {
+EF_INLINE double ef_sgn_d(double a) {
     return a > 0.0 ? 1.0 : a < 0.0 ? -1.0 : a == 0.0 ? 0.0 : a;
 }
-static inline float ef_sgn_f(float a) {
+EF_INLINE float ef_sgn_f(float a) {
     return a > 0.0f ? 1.0f : a < 0.0f ? -1.0f : a == 0.0f ? 0.0f : a;
 }
 
 /* numpy.maximum / numpy.minimum for floats: NaN if either is NaN (C's fmax/fmin drop NaNs),
    and b when a == b (maximum(0.0, -0.0) is -0.0, as in NumPy). */
-static inline double ef_max_d(double a, double b) { return (a > b || a != a) ? a : b; }
-static inline double ef_min_d(double a, double b) { return (a < b || a != a) ? a : b; }
-static inline float ef_max_f(float a, float b) { return (a > b || a != a) ? a : b; }
-static inline float ef_min_f(float a, float b) { return (a < b || a != a) ? a : b; }
+EF_INLINE double ef_max_d(double a, double b) { return (a > b || a != a) ? a : b; }
+EF_INLINE double ef_min_d(double a, double b) { return (a < b || a != a) ? a : b; }
+EF_INLINE float ef_max_f(float a, float b) { return (a > b || a != a) ? a : b; }
+EF_INLINE float ef_min_f(float a, float b) { return (a < b || a != a) ? a : b; }
 
 /* numpy.clip(x, lo, hi) for floats with scalar (stride-0) bounds, NumPy's common case: NaN
    in any argument gives NaN, and x itself when it equals a bound (clip(-0.0, 0.0, 1.0) is
    -0.0). With array bounds NumPy's loop differs only on those +-0 ties: it gives
    minimum(maximum(x, lo), hi), i.e. ef_min(ef_max(x, lo), hi). */
-static inline double ef_clip_d(double x, double lo, double hi) {
+EF_INLINE double ef_clip_d(double x, double lo, double hi) {
     double m = (x < lo || lo != lo) ? lo : x;  /* this form vectorises; (x >= lo || x != x) */
     return (m > hi || hi != hi) ? hi : m;      /* ? x : lo, the same function, does not */
 }
-static inline float ef_clip_f(float x, float lo, float hi) {
+EF_INLINE float ef_clip_f(float x, float lo, float hi) {
     float m = (x < lo || lo != lo) ? lo : x;
     return (m > hi || hi != hi) ? hi : m;
 }
@@ -178,10 +178,10 @@ static inline float ef_clip_f(float x, float lo, float hi) {
 /* round(mode='half_away_from_zero') as the evaluator computes it:
    where(a >= 0, floor(a + 0.5), ceil(a - 0.5)) (so 0.49999999999999994 -> 1, unlike C's
    round()). Half-to-even is rint(a). */
-static inline double ef_round_half_away_d(double a) {
+EF_INLINE double ef_round_half_away_d(double a) {
     return a >= 0.0 ? floor(a + 0.5) : ceil(a - 0.5);
 }
-static inline float ef_round_half_away_f(float a) {
+EF_INLINE float ef_round_half_away_f(float a) {
     return a >= 0.0f ? floorf(a + 0.5f) : ceilf(a - 0.5f);
 }
 
@@ -190,30 +190,30 @@ static inline float ef_round_half_away_f(float a) {
    for //, and fmod(a, 0) == NaN for %. fmod has no SIMD variant: a loop using these stays
    scalar. */
 #define EF_DEFINE_FDIVMOD(S, T, FMOD, FLOOR, COPYSIGN)                               \
-static inline T ef_divmod_##S(T a, T b, T *modulus) {                                \
+EF_INLINE T ef_divmod_##S(T a, T b, T *modulus) {                                \
     T mod = FMOD(a, b);                                                              \
     if (!b) { *modulus = mod; return a / b; }                                        \
     T div = (a - mod) / b;                                                           \
     if (mod) {                                                                       \
-        if (isless(b, (T)0) != isless(mod, (T)0)) { mod += b; div -= (T)1; }         \
+        if (EF_ISLESS(b, (T)0) != EF_ISLESS(mod, (T)0)) { mod += b; div -= (T)1; }         \
     } else {                                                                         \
         mod = COPYSIGN((T)0, b);                                                     \
     }                                                                                \
     T floordiv;                                                                      \
     if (div) {                                                                       \
         floordiv = FLOOR(div);                                                       \
-        if (isgreater(div - floordiv, (T)0.5)) floordiv += (T)1;                     \
+        if (EF_ISGREATER(div - floordiv, (T)0.5)) floordiv += (T)1;                     \
     } else {                                                                         \
         floordiv = COPYSIGN((T)0, a / b);                                            \
     }                                                                                \
     *modulus = mod;                                                                  \
     return floordiv;                                                                 \
 }                                                                                    \
-static inline T ef_floordiv_##S(T a, T b) {                                          \
+EF_INLINE T ef_floordiv_##S(T a, T b) {                                          \
     T mod;                                                                           \
     return b ? ef_divmod_##S(a, b, &mod) : a / b;                                    \
 }                                                                                    \
-static inline T ef_mod_##S(T a, T b) {                                               \
+EF_INLINE T ef_mod_##S(T a, T b) {                                               \
     T mod;                                                                           \
     if (!b) return FMOD(a, b);                                                       \
     ef_divmod_##S(a, b, &mod);                                                       \
@@ -222,6 +222,12 @@ static inline T ef_mod_##S(T a, T b) {                                          
 EF_DEFINE_FDIVMOD(d, double, fmod, floor, copysign)
 EF_DEFINE_FDIVMOD(f, float, fmodf, floorf, copysignf)
 """
+
+#: The scalar helpers (``ef_*``) as C text over three macros the including prelude defines:
+#: ``EF_INLINE`` (``static inline`` in C, ``static __device__ __forceinline__`` in CUDA) and
+#: ``EF_ISLESS``/``EF_ISGREATER`` (C99's quiet comparisons; plain ones on the GPU: same results).
+#: One text, so the C and CUDA backends compute the same values.
+SCALAR_HELPERS: str = _INT_HELPERS + _FLOAT_HELPERS
 
 #: The C source every generated module starts with.
 PRELUDE: str = r"""/* ---- eggflow.codegen.cmath PRELUDE ---- */
@@ -246,7 +252,10 @@ PRELUDE: str = r"""/* ---- eggflow.codegen.cmath PRELUDE ---- */
 
 /* Type-generic math: exp(a) on a float calls expf (8/16 SIMD lanes, NumPy's float32). */
 #include <tgmath.h>
-""" + _INT_HELPERS + _FLOAT_HELPERS + r"""
+#define EF_INLINE static inline
+#define EF_ISLESS(a, b) isless(a, b)
+#define EF_ISGREATER(a, b) isgreater(a, b)
+""" + SCALAR_HELPERS + r"""
 #endif /* EF_PRELUDE_INCLUDED */
 /* ---- end PRELUDE ---- */
 """

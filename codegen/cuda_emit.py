@@ -45,6 +45,7 @@ import tempfile
 import numpy as np
 
 from .c_emit import CTYPES
+from .cmath import SCALAR_HELPERS
 from .lower import _identity, scalar_loads
 
 MAXD = 8  # collapsed axes a general kernel handles (more: the runtime uses the reference)
@@ -53,7 +54,7 @@ REDUCE_OPS = ("sum", "prod", "max", "min", "all", "any")
 ROWWISE_OPS = ("softmax", "log_softmax", "logsumexp")
 NVCC_FLAGS = ("-O3", "-std=c++17", "--fmad=false", "-diag-suppress=177")
 
-PRELUDE = r"""/* ---- eggflow.codegen.cuda_emit PRELUDE ---- */
+PRELUDE = (r"""/* ---- eggflow.codegen.cuda_emit PRELUDE ---- */
 #ifndef EF_CUDA_PRELUDE_INCLUDED
 #define EF_CUDA_PRELUDE_INCLUDED
 #include <cstdint>
@@ -67,115 +68,11 @@ PRELUDE = r"""/* ---- eggflow.codegen.cuda_emit PRELUDE ---- */
 #define NAN __int_as_float(0x7fffffff)
 #endif
 
-/* Integer floor division, modulo and power with NumPy's results (see codegen/cmath.py). */
-#define EF_DEFINE_INTDIV(S, T, UT)                                                   \
-static __device__ __forceinline__ T ef_floordiv_##S(T a, T b) {                      \
-    if (b == 0) return 0;                                                            \
-    if (b == -1) return (T)(0 - (UT)a);                                              \
-    T q = a / b, r = a % b;                                                          \
-    return q - (T)((r != 0) & ((r ^ b) < 0));                                        \
-}                                                                                    \
-static __device__ __forceinline__ T ef_mod_##S(T a, T b) {                           \
-    if (b == 0 || b == -1) return 0;                                                 \
-    T r = a % b;                                                                     \
-    return ((r != 0) & ((r ^ b) < 0)) ? r + b : r;                                   \
-}                                                                                    \
-static __device__ __forceinline__ T ef_pow_##S(T a, T b) {                           \
-    if (b < 0) return a == 1 ? 1 : a == -1 ? ((b & 1) ? -1 : 1) : 0;                 \
-    UT r = 1, x = (UT)a;                                                             \
-    for (; b; b >>= 1) { if (b & 1) r *= x; x *= x; }                                \
-    return (T)r;                                                                     \
-}
-EF_DEFINE_INTDIV(i32, int32_t, uint32_t)
-EF_DEFINE_INTDIV(i64, int64_t, uint64_t)
-
-#define EF_DEFINE_UINTDIV(S, T)                                                      \
-static __device__ __forceinline__ T ef_floordiv_##S(T a, T b) { return b ? a / b : 0; } \
-static __device__ __forceinline__ T ef_mod_##S(T a, T b) { return b ? a % b : 0; }   \
-static __device__ __forceinline__ T ef_pow_##S(T a, T b) {                           \
-    T r = 1;                                                                         \
-    for (; b; b >>= 1) { if (b & 1) r *= a; a *= a; }                                \
-    return r;                                                                        \
-}
-EF_DEFINE_UINTDIV(u32, uint32_t)
-EF_DEFINE_UINTDIV(u64, uint64_t)
-
-/* Float helpers: the formulas of codegen/cmath.py's C versions. */
-static __device__ __forceinline__ double ef_sigmoid_d(double a) { return 1.0 / (1.0 + exp(-a)); }
-static __device__ __forceinline__ float ef_sigmoid_f(float a) {
-    return 1.0f / (1.0f + expf(-a));
-}
-static __device__ __forceinline__ double ef_softplus_d(double a) {
-    return (a > 0.0 ? a : 0.0) + log1p(exp(-fabs(a)));
-}
-static __device__ __forceinline__ float ef_softplus_f(float a) {
-    return (a > 0.0f ? a : 0.0f) + log1pf(expf(-fabsf(a)));
-}
-static __device__ __forceinline__ double ef_sgn_d(double a) {
-    return a > 0.0 ? 1.0 : a < 0.0 ? -1.0 : a == 0.0 ? 0.0 : a;
-}
-static __device__ __forceinline__ float ef_sgn_f(float a) {
-    return a > 0.0f ? 1.0f : a < 0.0f ? -1.0f : a == 0.0f ? 0.0f : a;
-}
-static __device__ __forceinline__ double ef_max_d(double a, double b) {
-    return (a > b || a != a) ? a : b;
-}
-static __device__ __forceinline__ double ef_min_d(double a, double b) {
-    return (a < b || a != a) ? a : b;
-}
-static __device__ __forceinline__ float ef_max_f(float a, float b) {
-    return (a > b || a != a) ? a : b;
-}
-static __device__ __forceinline__ float ef_min_f(float a, float b) {
-    return (a < b || a != a) ? a : b;
-}
-static __device__ __forceinline__ double ef_clip_d(double x, double lo, double hi) {
-    double m = (x < lo || lo != lo) ? lo : x;
-    return (m > hi || hi != hi) ? hi : m;
-}
-static __device__ __forceinline__ float ef_clip_f(float x, float lo, float hi) {
-    float m = (x < lo || lo != lo) ? lo : x;
-    return (m > hi || hi != hi) ? hi : m;
-}
-static __device__ __forceinline__ double ef_round_half_away_d(double a) {
-    return a >= 0.0 ? floor(a + 0.5) : ceil(a - 0.5);
-}
-static __device__ __forceinline__ float ef_round_half_away_f(float a) {
-    return a >= 0.0f ? floorf(a + 0.5f) : ceilf(a - 0.5f);
-}
-/* NumPy's npy_divmod for floats (isless/isgreater as plain comparisons: same results). */
-#define EF_DEFINE_FDIVMOD(S, T, FMOD, FLOOR, COPYSIGN)                               \
-static __device__ __forceinline__ T ef_divmod_##S(T a, T b, T *modulus) {            \
-    T mod = FMOD(a, b);                                                              \
-    if (!b) { *modulus = mod; return a / b; }                                        \
-    T div = (a - mod) / b;                                                           \
-    if (mod) {                                                                       \
-        if ((b < (T)0) != (mod < (T)0)) { mod += b; div -= (T)1; }                   \
-    } else {                                                                         \
-        mod = COPYSIGN((T)0, b);                                                     \
-    }                                                                                \
-    T floordiv;                                                                      \
-    if (div) {                                                                       \
-        floordiv = FLOOR(div);                                                       \
-        if (div - floordiv > (T)0.5) floordiv += (T)1;                               \
-    } else {                                                                         \
-        floordiv = COPYSIGN((T)0, a / b);                                            \
-    }                                                                                \
-    *modulus = mod;                                                                  \
-    return floordiv;                                                                 \
-}                                                                                    \
-static __device__ __forceinline__ T ef_floordiv_##S(T a, T b) {                      \
-    T mod;                                                                           \
-    return b ? ef_divmod_##S(a, b, &mod) : a / b;                                    \
-}                                                                                    \
-static __device__ __forceinline__ T ef_mod_##S(T a, T b) {                           \
-    T mod;                                                                           \
-    if (!b) return FMOD(a, b);                                                       \
-    ef_divmod_##S(a, b, &mod);                                                       \
-    return mod;                                                                      \
-}
-EF_DEFINE_FDIVMOD(d, double, fmod, floor, copysign)
-EF_DEFINE_FDIVMOD(f, float, fmodf, floorf, copysignf)
+/* The scalar helpers of codegen/cmath.py (one text for C and CUDA), as device functions. */
+#define EF_INLINE static __device__ __forceinline__
+#define EF_ISLESS(a, b) ((a) < (b))
+#define EF_ISGREATER(a, b) ((a) > (b))
+""" + SCALAR_HELPERS + r"""
 
 /* The op table's clip, fmin(fmax(a, b), c) (used for bool), calls C's <tgmath.h> fmin/fmax:
    the double function when an argument is an integer. Kernels call these ef_fmin/ef_fmax
@@ -234,7 +131,7 @@ __device__ __forceinline__ T ef_block_reduce(T v, F f, T ident, T *smem) {
 }
 #endif /* EF_CUDA_PRELUDE_INCLUDED */
 /* ---- end PRELUDE ---- */
-""".replace("@MAXD@", str(MAXD)).replace("@BLOCK@", str(BLOCK))
+""").replace("@MAXD@", str(MAXD)).replace("@BLOCK@", str(BLOCK))
 
 
 # -- argument structs: every field an int64 word (the runtime packs them the same way) ----------
