@@ -16,8 +16,9 @@ loads it with pycuda and returns a callable ``values -> outputs``:
 - ``numpy`` steps run the reference implementation on the host (device operands are copied
   back); ``dimshuffle`` of a device array is a device view (strides only).
 - outputs come back as NumPy arrays, except the output indices in ``thunk.device_outputs``
-  (a set; ``True`` for all), which stay ``GPUArray``s (for shared variables kept on the
-  device: ``thunk.update_outputs`` lists the update outputs).
+  (a set; ``True`` for all), which stay ``GPUArray``s. ``function`` puts its update outputs
+  there (shared variables live on the device: ``SharedVariable.place_on_device(to_device)``)
+  and its outputs too when ``f.outputs_on_device`` is set.
 
 Every kernel computes into a fresh device buffer (no inplace / commit-in-storage on the GPU:
 the lowering's ``destroy`` and ``commit`` marks are ignored; commit steps are already last).
@@ -29,6 +30,7 @@ package works without it; ``available()`` says whether this backend can run and 
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 
@@ -36,6 +38,7 @@ from eggflow.codegen import cuda_emit
 from eggflow.codegen.cuda_emit import BLOCK, MAXD, emit_module, nvcc_compile, nvcc_path
 from eggflow.codegen.lower import lower, scalar_loads
 from eggflow.frontend.evaluate import EvaluationError, describe, run_step, run_subgraph
+from eggflow.frontend.graph import is_device_array
 
 from .layout import aligned_strides, broadcast_checks, check_broadcast, collapse
 
@@ -47,9 +50,69 @@ class CudaUnavailable(RuntimeError):
     """The CUDA backend cannot run here (the message says why)."""
 
 
+# -- the dry run ----------------------------------------------------------------------------------
+DRY_RUN_ENV = "EGGFLOW_CUDA_DRY_RUN"
+
+
+def dry_run() -> bool:
+    """``EGGFLOW_CUDA_DRY_RUN=1`` (or ``=nvcc``): the CUDA backend without a GPU. Functions are
+    optimized for it (GPU cost model, graphs stored in the disk cache), lowered and emitted as
+    for the GPU (``=nvcc`` also compiles each module with nvcc, warming its cache); shared
+    variables and device arguments are :class:`HostDeviceArray`s; the values come from the
+    reference executor on the host (:class:`HostThunk`). It prepares a cache to carry to a GPU
+    machine without egglog, and tests everything around the kernels; it tests no kernel."""
+    return os.environ.get(DRY_RUN_ENV, "") in ("1", "nvcc")
+
+
+class HostDeviceArray:
+    """The dry run's device array: a host array behind the part of pycuda's GPUArray
+    interface eggflow uses (``gpudata``, ``get``, ``copy``, ``astype``, ``shape``, ...)."""
+
+    def __init__(self, host: np.ndarray, base=None):
+        self._host, self.base = host, base
+        self.gpudata = id(host)
+
+    shape = property(lambda self: self._host.shape)
+    dtype = property(lambda self: self._host.dtype)
+    ndim = property(lambda self: self._host.ndim)
+    size = property(lambda self: self._host.size)
+
+    def get(self) -> np.ndarray:
+        return self._host.copy()
+
+    def copy(self) -> HostDeviceArray:
+        return HostDeviceArray(self._host.copy())
+
+    def astype(self, dtype) -> HostDeviceArray:
+        return HostDeviceArray(self._host.astype(dtype))
+
+    def __repr__(self):
+        return f"HostDeviceArray({self._host!r})"
+
+
+class HostThunk:
+    """The reference executor on host copies of device values; outputs in
+    ``device_outputs`` are uploaded (``to_device``), as CudaThunk's stay on the device. Runs
+    programs without a kernel, and every program in a dry run."""
+
+    fresh = False
+
+    def __init__(self, host_thunk, program, source=""):
+        self.host, self.program, self.source = host_thunk, program, source
+        self.device_outputs: set | bool = set()
+
+    def __call__(self, values):
+        results = self.host([_host(v) for v in values])
+        keep = self.device_outputs
+        return [to_device(np.asarray(r)) if keep is True or k in keep else r
+                for k, r in enumerate(results)]
+
+
 def available() -> tuple[bool, str]:
-    """(True, '') when pycuda, nvcc, a CUDA driver and a device are all there; else (False,
-    the reason). Cached for the process."""
+    """(True, '') when pycuda, nvcc, a CUDA driver and a device are all there (or in a dry
+    run); else (False, the reason). Cached for the process."""
+    if dry_run():
+        return True, ""
     if "available" in _STATE:
         return _STATE["available"]
     import importlib.util
@@ -150,20 +213,25 @@ def _gpuarray():
     return gpuarray
 
 
-def _is_dev(a) -> bool:
-    return hasattr(a, "gpudata")
-
-
 def _dev(v, dtype):
     """``v`` as a device array of ``dtype`` (uploads host values)."""
     dtype = np.dtype(dtype)
-    if _is_dev(v):
+    if is_device_array(v):
         return v if v.dtype == dtype else v.astype(dtype)
-    return _gpuarray().to_gpu(np.ascontiguousarray(np.asarray(v, dtype=dtype)))
+    return to_device(np.asarray(v, dtype=dtype))
+
+
+def to_device(array):
+    """A device copy of the host array ``array`` (C-contiguous, same shape: NumPy's
+    ascontiguousarray would make a 0-d array 1-d)."""
+    if dry_run():
+        return HostDeviceArray(np.array(array, order="C"))
+    _context()
+    return _gpuarray().to_gpu(np.array(array, order="C", copy=None))
 
 
 def _host(v):
-    return v.get() if _is_dev(v) else v
+    return v.get() if is_device_array(v) else v
 
 
 def _ptr(a) -> int:
@@ -205,7 +273,7 @@ class CudaThunk:
             for s in step.free:
                 mem[s] = None
         keep = self.device_outputs
-        return [mem[s] if (keep is True or k in keep) and _is_dev(mem[s]) else
+        return [mem[s] if (keep is True or k in keep) and is_device_array(mem[s]) else
                 np.asarray(_host(mem[s])) for k, s in enumerate(p.outputs)]
 
     def _grid(self, n):
@@ -229,7 +297,7 @@ class CudaThunk:
 
             def view(mem):
                 x = mem[args[0]]
-                if not _is_dev(x) or any(x.shape[a] != 1 for a in range(len(x.shape))
+                if not is_device_array(x) or any(x.shape[a] != 1 for a in range(len(x.shape))
                                          if a not in pattern):
                     return run_step(node, [_host(x)])
                 shape = tuple(1 if p == "x" else x.shape[p] for p in pattern)
@@ -445,8 +513,12 @@ def make_thunk(inputs, outputs, mode, updates=()):
     if not ok:
         raise CudaUnavailable(f"the CUDA backend cannot run: {why}")
     program = lower(inputs, outputs, updates)
-    if not any(s.kind != "numpy" for s in program.steps):
-        return numpy_backend.make_thunk(inputs, outputs, mode)
+    kernels = any(s.kind != "numpy" for s in program.steps)
+    if dry_run() or not kernels:
+        source = emit_module(program) if kernels else ""
+        if source and os.environ.get(DRY_RUN_ENV) == "nvcc":
+            nvcc_compile(source)
+        return HostThunk(numpy_backend.make_thunk(inputs, outputs, mode), program, source)
     source = emit_module(program)
     module = load_module(source)
     thunk = CudaThunk(inputs, outputs, program, module, updates)

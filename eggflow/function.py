@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .frontend.config import config
-from .frontend.graph import Node, SharedVariable, as_tensor_variable, constant, replace, toposort
+from .frontend.graph import (Node, SharedVariable, as_tensor_variable, constant,
+                             is_device_array, replace, toposort)
 from .mode import get_mode
 
 
@@ -106,9 +107,20 @@ def _as_replacement(key: Node, value, what: str) -> Node:
     return value
 
 
-def filter_value(node: Node, value, allow_downcast, what: str) -> np.ndarray:
-    """Convert a call argument to ``node``'s dtype by Theano's rules; check its shape."""
+def filter_value(node: Node, value, allow_downcast, what: str, device=False) -> np.ndarray:
+    """Convert a call argument to ``node``'s dtype by Theano's rules; check its shape. A device
+    array (pycuda GPUArray) stays on the device for a function running there (``device``; its
+    dtype must then be the input's), else it is copied to the host first."""
     dtype = node.dtype
+    if is_device_array(value):
+        if not device:
+            value = value.get()
+        elif value.dtype != dtype:
+            raise TypeError(f"{what}: expected {node.type}, got a device array of dtype "
+                            f"{value.dtype}; cast it on the device (.astype('{dtype}')) first")
+        else:
+            node.type.check_value(value, what)
+            return value
     if isinstance(value, (np.ndarray, np.generic)):
         array = np.asarray(value)
         if array.dtype != dtype:
@@ -161,11 +173,14 @@ class Function:
                 backend = "numpy"
                 notes.append("no C compiler found: running on the reference executor")
         if backend == "cuda" or (backend == "c" and config.device == "cuda"):
-            from .backends.cuda_backend import available
+            from .backends.cuda_backend import DRY_RUN_ENV, available, dry_run
 
             ok, why = available()
             if ok:
                 backend = "cuda"
+                if dry_run():
+                    notes.append(f"CUDA dry run ({DRY_RUN_ENV}): kernels emitted, not launched; "
+                                 "values from the reference executor")
             elif backend == "cuda":
                 raise RuntimeError(f"function: backend 'cuda' is not available here: {why}")
             else:  # config.device = 'cuda' asked for the GPU where it cannot be had
@@ -198,6 +213,12 @@ class Function:
             self.report.nodes_after = len(toposort(result.outputs))
             run_outputs = result.outputs
         self.optimized_outputs = run_outputs
+        self._device = backend == "cuda"
+        if self._device:  # shared variables live on the GPU from now on (issue 7)
+            from .backends.cuda_backend import to_device
+
+            for var in {*self.shared, *(var for var, _ in updates)}:
+                var.place_on_device(to_device)
         lowered = time.perf_counter()
         n_out = len(outputs)  # update k's value is output n_out + k; its variable an input
         storage = {var: len(inputs) + k for k, var in enumerate(self.shared)}
@@ -205,6 +226,9 @@ class Function:
                                  updates=[(n_out + k, storage[var])
                                           for k, (var, _) in enumerate(updates) if var in storage])
         self.report.seconds["backend"] = time.perf_counter() - lowered
+        self._outputs_on_device = False
+        if self._device:  # updates stay on the device; outputs come back to the host
+            self._thunk.device_outputs = set(range(len(outputs), len(graph_outputs)))
         self._reference = None
         if mode.compare and run_outputs is not graph_outputs:
             from .backends.numpy_backend import make_thunk as reference
@@ -222,6 +246,23 @@ class Function:
             self._direct = (self._thunk.direct(inputs, _MISS),
                             self._thunk.direct(inputs, _MISS, checked=False))
         self.report.seconds["compile"] = time.perf_counter() - started
+
+    @property
+    def outputs_on_device(self) -> bool:
+        """On the CUDA backend, True returns outputs as device arrays (pycuda ``GPUArray``)
+        instead of NumPy arrays (the default). Always False on the other backends."""
+        return self._outputs_on_device
+
+    @outputs_on_device.setter
+    def outputs_on_device(self, value: bool) -> None:
+        value = bool(value)
+        if value and not self._device:
+            raise ValueError(f"outputs_on_device: this function runs on the "
+                             f"{self.report.backend!r} backend, not on a GPU")
+        self._outputs_on_device = value
+        if self._device:
+            n_out, n_all = len(self.outputs), len(self.outputs) + len(self.updates)
+            self._thunk.device_outputs = set(range(0 if value else n_out, n_all))
 
     def _arguments(self, args, kwargs) -> list:
         who = f"function {self.name}" if self.name else "function"
@@ -245,7 +286,7 @@ class Function:
         if self.trust_input:
             return values
         return [filter_value(n, v, self.allow_input_downcast,
-                             f"input {k} ({_label(n)}) of {who}")
+                             f"input {k} ({_label(n)}) of {who}", self._device)
                 for k, (n, v) in enumerate(zip(self.inputs, values))]
 
     def __call__(self, *args, **kwargs):
@@ -267,18 +308,23 @@ class Function:
             else:
                 return self._run_fresh(list(args))
         values = self._arguments(args, kwargs)
-        feed = values + [s.get_value(borrow=True) for s in self.shared]
+        internal = self._device  # shared values in GPU memory go to the GPU thunk as they are
+        feed = values + [s.get_value(borrow=True, return_internal_type=internal)
+                         for s in self.shared]
         results = self._thunk(feed)
-        if self._reference is not None:
-            self._compare(results, self._reference(feed))
+        if self._reference is not None:  # DebugMode compares on the host
+            self._compare([r.get() if is_device_array(r) else r for r in results],
+                          self._reference([v.get() if is_device_array(v) else v for v in feed]))
         n_out = len(self.outputs)
         outputs, new_values = results[:n_out], results[n_out:]
-        owned = {id(v) for v in values} | {id(s.get_value(borrow=True)) for s in self.shared}
-        own = [None] * n_out + [var.get_value(borrow=True) for var, _ in self.updates]
+        owned = {id(v) for v in feed}
+        own = [None] * n_out + [var.get_value(borrow=True, return_internal_type=internal)
+                                for var, _ in self.updates]
         seen = set()
         fresh = []
         for r, mine in zip(results, own):  # nothing returned or stored may alias storage or
-            r = np.asarray(r)  # each other (an update written into its own storage may)
+            if not is_device_array(r):  # each other (an update written into its own storage may)
+                r = np.asarray(r)
             if r is mine and id(r) not in seen:
                 pass
             elif id(r) in owned or id(r) in seen or r.base is not None:

@@ -284,14 +284,25 @@ def as_tensor_variable(x, name=None, ndim=None, dtype=None) -> Node:
     return node
 
 
+def is_device_array(value) -> bool:
+    """Whether ``value`` is an array in GPU memory (pycuda's ``GPUArray``: it has ``gpudata``
+    and ``get()``, which copies it to a NumPy array)."""
+    return hasattr(value, "gpudata") and hasattr(value, "get")
+
+
 class SharedVariable(Node):
     """A variable with storage that persists across calls (``eggflow.shared``).
 
     Its static type fixes only dtype and ndim (sizes are dynamic, so ``set_value`` may change a
     length), except dims declared broadcastable, which must stay 1.
+
+    The value lives in host memory until a function on the CUDA backend uses the variable
+    (``place_on_device``); from then on it stays in GPU memory across calls and updates:
+    ``get_value()`` returns a NumPy copy (``return_internal_type=True``: the ``GPUArray``
+    itself) and ``set_value`` uploads host values.
     """
 
-    __slots__ = ("_value",)
+    __slots__ = ("_value", "_upload")
 
     def __init__(self, value: np.ndarray, name=None, broadcastable=None):
         if broadcastable is None:
@@ -302,19 +313,55 @@ class SharedVariable(Node):
         super().__init__("shared", (), (("uid", next(_uid)),), TensorType(value.dtype, shape), name)
         self.type.check_value(value, f"shared variable {name or ''}".strip())
         self._value = value
+        self._upload = None  # host array -> device array, once the value lives on a GPU
+
+    @property
+    def on_device(self) -> bool:
+        return self._upload is not None
+
+    def place_on_device(self, upload) -> None:
+        """Keep the value in GPU memory from now on; ``upload`` copies a host array there."""
+        if not is_device_array(self._value):
+            self._value = upload(self._value)
+        self._upload = upload
 
     def get_value(self, borrow=False, return_internal_type=False):
-        return self._value if borrow else self._value.copy()
+        """The value as a NumPy array (a copy unless ``borrow``). A value in GPU memory is
+        copied to the host, unless ``return_internal_type`` asks for the device array itself
+        (then ``borrow=False`` gives a device copy)."""
+        value = self._value
+        if is_device_array(value):
+            if return_internal_type:
+                return value if borrow else value.copy()
+            return value.get()
+        return value if borrow else value.copy()
 
     def set_value(self, value, borrow=False):
-        self._value = self.filter(value, copy=not borrow)
+        """Replace the value (checked and cast like an argument, never with loss). A device
+        array is kept on the device when the variable lives there (copied to the host when
+        not); a host value of a variable on the device is uploaded."""
+        if is_device_array(value):
+            if not self.on_device:
+                self._value = self.filter(value.get(), copy=False)
+                return
+            what = f"shared variable {self.name or '<unnamed>'}"
+            if value.dtype != self.dtype:
+                raise TypeError(f"{what} holds {self.dtype}; got a device array of dtype "
+                                f"{value.dtype} (cast it on the device first)")
+            self.type.check_value(value, what)
+            self._value = value if borrow else value.copy()
+            return
+        host = self.filter(value, copy=not borrow)
+        self._value = self._upload(host) if self.on_device else host
 
     def filter(self, value, copy=True) -> np.ndarray:
         """Convert ``value`` to this variable's dtype/ndim (cast only without loss)."""
         what = f"shared variable {self.name or '<unnamed>'}"
         array = np.asarray(value)
         if array.dtype != self.dtype:
-            cast = array.astype(self.dtype)
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # a lossy cast is refused below
+                cast = array.astype(self.dtype)
             lossless = np.can_cast(array.dtype, self.dtype, "same_kind") or np.array_equal(
                 cast, array, equal_nan=True)
             if not lossless:
