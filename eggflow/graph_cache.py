@@ -3,8 +3,9 @@
 A new process compiling a function it compiled before should not run the e-graph again (its
 worker alone takes 1-2 s to start). A graph is written as plain data — nodes in topological
 order, each ``[op, params, inputs, name]``; leaves that are not constants (function inputs,
-shared variables) by their position among the graph's leaves in first-use order; constants by
-value — so the same program text gives the same key in every process, and the cached
+shared variables) by their position among the graph's leaves in first-use order and their
+type; constants by value — so the same program text gives the same key in every process (and
+the same text over other dtypes or ranks another key: rewrites depend on types), and the cached
 optimized graph is rebuilt over *this* process's leaf nodes. Entries live in
 ``config.compiledir/graphs/<key>.json``, are written atomically (temporary file, then
 ``os.replace``), and an unreadable entry is ignored (and overwritten by the next result).
@@ -24,7 +25,7 @@ import numpy as np
 from .frontend.graph import constant, toposort
 from .frontend.op import apply_node
 
-VERSION = 2  # bump when the encoding, the rules' meaning or the pipeline changes
+VERSION = 3  # bump when the encoding, the rules' meaning or the pipeline changes
 
 
 def _const(node) -> list:
@@ -47,7 +48,8 @@ def encode_graph(outputs, leaves: list | None = None):
                 if known:
                     raise KeyError(f"{node} is not a leaf of the input graph")
                 leaves.append(node)
-            rows.append(["leaf", leaves.index(node)])
+            # with its type: the same program over other dtypes/ranks is another graph
+            rows.append(["leaf", leaves.index(node), str(node.dtype), list(node.type.shape)])
         else:
             params = repr(node.params)
             if ast.literal_eval(params) != node.params:

@@ -25,6 +25,19 @@ def test_a_graph_round_trips_to_the_same_nodes():
     assert [leaf.name for leaf in leaves] == ["x", "y", "w"]
 
 
+def test_the_same_program_over_other_types_is_another_entry():
+    """Rewrites depend on types (gemv for a vector, gemm for a matrix; integer-only laws), so a
+    graph optimized for one dtype or rank must never be reused for another."""
+    def entry(x, y):
+        return graph_cache.key(graph_cache.encode_graph([x + T.dot(y, x) * 0])[0], [])
+
+    keys = {entry(T.dvector("x"), T.dmatrix("y")), entry(T.lvector("x"), T.lmatrix("y")),
+            entry(T.fvector("x"), T.fmatrix("y")), entry(T.dmatrix("x"), T.dmatrix("y")),
+            entry(T.tensor("float64", shape=(1, None), name="x"), T.dmatrix("y"))}
+    assert len(keys) == 5
+    assert entry(T.dvector("a"), T.dmatrix("b")) == entry(T.dvector("x"), T.dmatrix("y"))
+
+
 def test_a_zero_d_constant_stays_zero_d():
     c = constant(np.array(7))
     data, leaves = graph_cache.encode_graph([c + 1])
