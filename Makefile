@@ -16,13 +16,14 @@ STAMP := $(VENV)/.eggflow-installed
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
 
-.PHONY: help venv graphviz test demo bench bench-extra clean
+.PHONY: help venv graphviz test demo bench bench-extra device-bundle clean
 
 help:
 	@echo "make demo    train the logistic regression of Theano's tutorial (DEMO_ARGS='--steps 100')"
 	echo "make test    run the test suite (PYTEST_ARGS='-x -k printing')"
 	echo "make bench   run the full benchmark suite (bench-results/full: table, JSON, plots)"
 	echo "make venv    create/refresh .venv (Python >= 3.12) and install eggflow into it"
+	echo "make device-bundle  prepare .device/ for the GPU checks (tools/device_check.sh)"
 	echo "make clean   remove .venv and build leftovers"
 
 # A Python >= 3.12 with venv and ensurepip. pyenv's shims refuse versions that are not selected,
@@ -98,6 +99,34 @@ bench-extra: venv
 bench: bench-extra
 	@$(PY) -m benchmarks run --suite full --out bench-results/full --draw attention \
 	  --draw stable_sigmoid_xent $(BENCH_ARGS)
+
+# What tools/device_check.sh needs on a GPU machine without network or egglog: wheels
+# (pycuda built against a stub libcuda by tools/build_pycuda_wheel.sh, its pure-Python
+# dependencies, cffi) and a compiledir with every graph the GPU tests, the seed programs on
+# the GPU and the GPU benchmarks use, optimized here (the CUDA dry run of the same code).
+DEVICE_WHEELS := cffi pycparser pytools platformdirs mako siphash24 scipy-openblas32
+device-bundle: venv
+	@mkdir -p .device/wheels
+	if ! ls .device/wheels/pycuda-*.whl >/dev/null 2>&1; then
+	  echo "building a pycuda wheel (~4 min)"
+	  tools/build_pycuda_wheel.sh $(PY) .device/wheels
+	fi
+	$(PY) -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: \
+	  --python-version 3.12 --implementation cp --platform manylinux_2_28_x86_64 \
+	  --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+	  -d .device/wheels $(DEVICE_WHEELS)
+	cache=$$PWD/.device/cache
+	rm -rf "$$cache"
+	echo "optimizing the GPU programs into $$cache (dry run)"
+	export EGGFLOW_CUDA_DRY_RUN=1
+	EGGFLOW_FLAGS=compiledir=$$cache $(PY) -m pytest -q -p no:cacheprovider \
+	  tests/backends/test_cuda.py tests/backends/test_device_storage.py -k "gpu or device"
+	EGGFLOW_FLAGS=compiledir=$$cache,device=cuda $(PY) -m pytest -q -p no:cacheprovider \
+	  tests/test_seeds.py
+	EGGFLOW_FLAGS=compiledir=$$cache $(PY) -m eggflow.benchmarks.gpu --dry-run
+	rm -rf "$$cache/cuda" "$$cache/c"  # only the graphs travel
+	du -sh .device
+	echo "carry .device to the GPU machine and run: bash tools/device_check.sh"
 
 clean:
 	@rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis eggflow.pydotprint.*

@@ -151,7 +151,10 @@ def _context():
             import pycuda.autoprimaryctx  # noqa: F401
         except ImportError:  # older pycuda
             import pycuda.autoinit  # noqa: F401
+        from pycuda.tools import DeviceMemoryPool
+
         dev = drv.Context.get_device()
+        _STATE["alloc"] = DeviceMemoryPool().allocate
         _STATE["ctx"] = True
         _STATE["sms"] = dev.get_attribute(drv.device_attribute.MULTIPROCESSOR_COUNT)
         major, minor = dev.compute_capability()
@@ -227,7 +230,13 @@ def to_device(array):
     if dry_run():
         return HostDeviceArray(np.array(array, order="C"))
     _context()
-    return _gpuarray().to_gpu(np.array(array, order="C", copy=None))
+    return _gpuarray().to_gpu(np.array(array, order="C", copy=None), allocator=_STATE["alloc"])
+
+
+def _empty(shape, dtype):
+    """A new device array from the memory pool (cuMemAlloc per result would cost more than
+    most kernels: freed buffers are kept for the next call)."""
+    return _gpuarray().empty(shape, dtype, allocator=_STATE["alloc"])
 
 
 def _host(v):
@@ -347,11 +356,10 @@ class CudaThunk:
 
         def run(mem):
             arrays = self._arrays(step, mem)
-            ga = _gpuarray()
             if arrays and len(arrays[full[0] if full else 0].shape) == ndim:
                 shape = arrays[full[0] if full else 0].shape
                 if all(arrays[k].shape == shape and arrays[k].flags.c_contiguous for k in full):
-                    out = ga.empty(shape, dtype)
+                    out = _empty(shape, dtype)
                     if out.size:
                         flat(np.int64(out.size), np.uintp(_ptr(out)),
                              *[np.uintp(_ptr(a)) for a in arrays],
@@ -364,7 +372,7 @@ class CudaThunk:
                     f"{describe(t)}: shape {a.shape}" for t, a in zip(loads, arrays))) from None
             shape = (1,) * (ndim - len(shape)) + tuple(shape)
             check_broadcast(node, loads, arrays, broadcast_checks(loads), shape)
-            out = ga.empty(shape, dtype)
+            out = _empty(shape, dtype)
             if out.size == 0:
                 return out.get()
             strides = [_contig_strides(shape)] + [aligned_strides(a, ndim, shape) for a in arrays]
@@ -402,7 +410,7 @@ class CudaThunk:
             nout = math.prod(shape[d] for d in kept)
             if (nred == 0 and (op in ("max", "min") or not reduce)) or nout == 0:
                 return fallback(arrays)  # NumPy's error or an empty result
-            out = _gpuarray().empty(out_shape, dtype)
+            out = _empty(out_shape, dtype)
             full = shape if keep_out else tuple(1 if d in axes else shape[d] for d in range(ndim))
             ostr = _contig_strides(full)
             if not keep_out:
@@ -466,7 +474,6 @@ class CudaThunk:
             return out if status == 0 else None
 
         def run(mem):
-            ga = _gpuarray()
             vals = [mem[a] for a in step.args]
             if op == "dot":
                 a, b = (_dev(v, dtype) for v in vals)
@@ -478,7 +485,7 @@ class CudaThunk:
                     a2, b2, shape = a, b, (a.shape[0], b.shape[1])
                 else:
                     return host(mem)
-                out = ga.empty((a2.shape[0], b2.shape[1]), dtype)
+                out = _empty((a2.shape[0], b2.shape[1]), dtype)
                 done = gemm(out, 1.0, a2, b2, 0.0)
                 return done.reshape(shape) if done is not None else host(mem)
             z, alpha, x, y, beta = vals

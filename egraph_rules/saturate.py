@@ -67,6 +67,10 @@ def run_phase(program: str, ctors: list, budget: Budget, name: str, limited=None
     serialized e-graph (JSON text) and a ``PhaseRecord``. Each iteration runs the ``main``
     ruleset once, then each ruleset of ``limited`` (name -> N) while the iteration is < N."""
     request = (program, list(ctors), asdict(budget), name, dict(limited or {}))
+    import importlib.util
+
+    if importlib.util.find_spec("egglog") is None:  # say so, not "the worker died"
+        raise ImportError("egglog is not installed (pip install egglog==14.0.0)")
     if not budget.isolate or os.environ.get("EGGFLOW_EGRAPH_INPROCESS") == "1":
         return _saturate(*request)
     return _worker().call(*request)

@@ -129,7 +129,9 @@ def _stabilized(cost: Node, wrt: list) -> Node:
     which is nan where p underflows; differentiating its equal -softplus(-z) gives the stable
     g * sigmoid(-z). The same function, so the same gradient in exact arithmetic. The original
     is kept when nothing changes, when a ``wrt`` variable would disappear from the rewritten
-    graph (an intermediate node), or when the optimizer is unavailable."""
+    graph (an intermediate node), or when the optimizer is unavailable. The rewritten cost is
+    kept in the optimized-graph disk cache (a new process, or a machine without egglog that
+    was given the cache, builds the same gradient graph)."""
     from .config import config
 
     if not config.grad_stabilize or not _stable_targets() & {n.op for n in toposort([cost])}:
@@ -139,7 +141,7 @@ def _stabilized(cost: Node, wrt: list) -> Node:
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            result = optimize(cost, budget={"seconds": 2.0, "iterations": 20})
+            result = optimize(cost, budget={"seconds": 2.0, "iterations": 20}, disk_cache=True)
     except ImportError:
         return cost
     new = result.outputs[0]
