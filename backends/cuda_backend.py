@@ -183,6 +183,25 @@ int cublasDgemm_v2(cublasHandle_t, int, int, int, int, int, const double *, cons
 CUBLAS_OP_N, CUBLAS_OP_T = 0, 1
 
 
+def _cublas_candidates() -> list[str]:
+    """Where libcublas may be: the loader's path, the toolkit of the nvcc we use (its lib64 is
+    often not in ld.so's cache), NVIDIA's pip package (nvidia-cublas, PyTorch's)."""
+    import glob
+    import importlib.util
+
+    names = ["libcublas.so", "libcublas.so.13", "libcublas.so.12", "libcublas.so.11"]
+    dirs = []
+    nvcc = nvcc_path()
+    if nvcc:
+        root = os.path.dirname(os.path.dirname(os.path.realpath(nvcc)))
+        dirs += [os.path.join(root, "lib64"), os.path.join(root, "lib")]
+    spec = importlib.util.find_spec("nvidia")
+    for base in (spec.submodule_search_locations or []) if spec else []:
+        dirs += [os.path.join(base, "cublas", "lib"), os.path.join(base, "cu13", "lib")]
+    found = [f for d in dirs for n in names for f in sorted(glob.glob(os.path.join(d, n)))]
+    return names + found
+
+
 def cublas():
     """(ffi, lib, handle) of libcublas, or None when it does not load (host dot then)."""
     if "cublas" not in _STATE:
@@ -193,7 +212,7 @@ def cublas():
             ffi = cffi.FFI()
             ffi.cdef(CUBLAS_CDEF)
             lib = None
-            for name in ("libcublas.so", "libcublas.so.13", "libcublas.so.12", "libcublas.so.11"):
+            for name in _cublas_candidates():
                 try:
                     lib = ffi.dlopen(name)
                     break

@@ -323,6 +323,7 @@ def main(argv=None) -> int:
     n = int(args.n)
     doc = {"device": drv.Context.get_device().name(), "n": n, "batch": args.batch,
            "python": platform.python_version(), "time": time.strftime("%Y-%m-%d %H:%M:%S")}
+    doc["cublas"] = cuda_backend.cublas() is not None  # else dot runs on the host
     doc["copy"] = copy_bandwidth(n)
     print(f"copy: {doc['copy']['GB/s']:.0f} GB/s", flush=True)
     doc["chain"] = chain(n, doc["copy"]["GB/s"])

@@ -14,7 +14,7 @@ def python_blocks():
 
 def test_quickstart_runs(tmp_path, monkeypatch, capsys):
     blocks = python_blocks()
-    assert len(blocks) == 2, "the README's python blocks: the quickstart, the rule example"
+    assert len(blocks) == 3, "the README's python blocks: the quickstart, the rule example, CUDA"
     monkeypatch.chdir(tmp_path)  # pydotprint writes its picture (or .dot) here
     namespace = {"__name__": "readme_quickstart"}
     exec(compile(blocks[0], str(README), "exec"), namespace)
@@ -37,3 +37,18 @@ def test_rule_example_runs(capsys):
     out = capsys.readouterr().out.split("\n")
     np.testing.assert_allclose(np.array(out[0].strip("[]").split(), float), [0.0, np.tanh(1.0)])
     assert out[1] == "1"
+
+
+def test_cuda_example_runs_in_the_dry_run(monkeypatch):
+    """The CUDA example, without a GPU: the CUDA backend's dry run (host stand-ins)."""
+    from eggflow.backends import cuda_backend
+
+    monkeypatch.setenv(cuda_backend.DRY_RUN_ENV, "1")
+    namespace = {"__name__": "readme_cuda"}
+    exec(compile(python_blocks()[2], str(README), "exec"), namespace)
+    f, w = namespace["f"], namespace["w"]
+    assert f.report.backend == "cuda" and w.on_device
+    # after set_value(0.5) one step on x = 1, y = 1: w -= 0.1 * 2 * (1.5 - 1) * [1, 1, 1]
+    np.testing.assert_allclose(w.get_value(), np.full(3, 0.4), rtol=1e-6)
+    out = f(namespace["xv"], namespace["yv"])
+    assert cuda_backend.is_device_array(out)
