@@ -239,7 +239,13 @@ def _dev(v, dtype):
     """``v`` as a device array of ``dtype`` (uploads host values)."""
     dtype = np.dtype(dtype)
     if is_device_array(v):
-        return v if v.dtype == dtype else v.astype(dtype)
+        if v.dtype == dtype:
+            return v
+        if v.size and v.flags.c_contiguous:
+            return v.astype(dtype)
+        # pycuda's astype refuses empty and non-contiguous arrays, and casts an F-ordered
+        # one as if it were C-ordered (a flat copy into C strides): cast on the host
+        return to_device(v.get().astype(dtype))
     return to_device(np.asarray(v, dtype=dtype))
 
 
@@ -325,8 +331,8 @@ class CudaThunk:
 
             def view(mem):
                 x = mem[args[0]]
-                if not is_device_array(x) or any(x.shape[a] != 1 for a in range(len(x.shape))
-                                         if a not in pattern):
+                if not is_device_array(x) or x.size == 0 or any(  # (empty: no gpudata)
+                        x.shape[a] != 1 for a in range(len(x.shape)) if a not in pattern):
                     return run_step(node, [_host(x)])
                 shape = tuple(1 if p == "x" else x.shape[p] for p in pattern)
                 strides = tuple(0 if p == "x" else x.strides[p] for p in pattern)
@@ -494,6 +500,8 @@ class CudaThunk:
 
         def run(mem):
             vals = [mem[a] for a in step.args]
+            if any(np.size(v) == 0 for v in vals):  # pycuda views/copies of empty arrays fail
+                return host(mem)
             if op == "dot":
                 a, b = (_dev(v, dtype) for v in vals)
                 if a.ndim == 1 and b.ndim == 2 and a.shape[0] == b.shape[0]:
