@@ -103,7 +103,8 @@ bench: bench-extra
 # What tools/device_check.sh needs on a GPU machine without network or egglog: wheels
 # (pycuda built against a stub libcuda by tools/build_pycuda_wheel.sh, its pure-Python
 # dependencies, cffi) and a compiledir with every graph the GPU tests, the seed programs on
-# the GPU and the GPU benchmarks use, optimized here (the CUDA dry run of the same code).
+# the GPU and the GPU benchmarks use, optimized here (the CUDA dry run of the same code),
+# and their cubins for sm_90.
 DEVICE_WHEELS := cffi pycparser pytools platformdirs mako siphash24 scipy-openblas32
 device-bundle: venv
 	@mkdir -p .device/wheels
@@ -118,13 +119,13 @@ device-bundle: venv
 	cache=$$PWD/.device/cache
 	rm -rf "$$cache"
 	echo "optimizing the GPU programs into $$cache (dry run)"
-	export EGGFLOW_CUDA_DRY_RUN=1
+	export EGGFLOW_CUDA_DRY_RUN=nvcc  # cubins too: the same nvcc version there reuses them
 	EGGFLOW_FLAGS=compiledir=$$cache $(PY) -m pytest -q -p no:cacheprovider \
 	  tests/backends/test_cuda.py tests/backends/test_device_storage.py -k "gpu or device"
 	EGGFLOW_FLAGS=compiledir=$$cache,device=cuda $(PY) -m pytest -q -p no:cacheprovider \
 	  tests/test_seeds.py
 	EGGFLOW_FLAGS=compiledir=$$cache $(PY) -m eggflow.benchmarks.gpu --dry-run
-	rm -rf "$$cache/cuda" "$$cache/c"  # only the graphs travel
+	rm -rf "$$cache/c"  # the graphs and cubins travel, not the C backend's modules
 	du -sh .device
 	echo "carry .device to the GPU machine and run: bash tools/device_check.sh"
 

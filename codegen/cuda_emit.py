@@ -416,15 +416,28 @@ def _cache_dir() -> str:
     return os.path.join(config.compiledir, "cuda")
 
 
+_VERSIONS: dict = {}
+
+
+def nvcc_version(nvcc: str) -> str:
+    """``nvcc --version``'s text (per path and modification time): the same compiler gives the
+    same cubins on every machine, so a cache filled elsewhere is used (make device-bundle)."""
+    st = os.stat(nvcc)
+    key = (nvcc, st.st_size, st.st_mtime_ns)
+    if key not in _VERSIONS:
+        out = subprocess.run([nvcc, "--version"], capture_output=True, text=True, timeout=60)
+        _VERSIONS[key] = out.stdout.strip() or f"{nvcc} {st.st_size} {st.st_mtime_ns}"
+    return _VERSIONS[key]
+
+
 def nvcc_compile(source: str, arch: str = "sm_90", flags=NVCC_FLAGS, timeout=600) -> bytes:
-    """The cubin of ``source`` for ``arch``, cached on disk by (source, arch, flags, nvcc)."""
+    """The cubin of ``source`` for ``arch``, cached on disk by (source, arch, flags, nvcc's
+    version)."""
     nvcc = nvcc_path()
     if nvcc is None:
         raise NvccError("nvcc not found (install the CUDA toolkit, or put nvcc on PATH)")
-    st = os.stat(nvcc)
     key = hashlib.sha256("\0".join(
-        [source, arch, " ".join(flags), nvcc, str(st.st_size), str(st.st_mtime_ns)]
-    ).encode()).hexdigest()
+        [source, arch, " ".join(flags), nvcc_version(nvcc)]).encode()).hexdigest()
     cache = _cache_dir()
     path = os.path.join(cache, f"{key}.cubin")
     try:

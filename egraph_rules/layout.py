@@ -31,6 +31,8 @@ def _forms(name, nx, ny, nz):
                 law=f"z + dot(x, y) = {name}(z, 1, x, y, 1)"),
         rewrite(f"{name}-sub", z - d, op(name, z, -1, x, y, 1), when=when,
                 law=f"z - dot(x, y) = {name}(z, -1, x, y, 1)"),
+        rewrite(f"{name}-rsub", d - z, op(name, z, 1, x, y, -1), when=when,
+                law=f"dot(x, y) - z = {name}(z, 1, x, y, -1)"),
         rewrite(f"{name}-axpy", z + al * d, op(name, z, al, x, y, 1), when=aw,
                 law=f"z + alpha*dot(x, y) = {name}(z, alpha, x, y, 1)"),
         rewrite(f"{name}-axpy-r", z + d * al, op(name, z, al, x, y, 1), when=aw,

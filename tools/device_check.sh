@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GPU checks of issue 7, run ON the GPU machine (the device tool), from the repo root:
 #
-#   bash tools/device_check.sh            (with .device/ carried: make device-bundle made it)
+#   bash tools/device_check.sh    (.device/ carried: make device-bundle made it; ~9 min at most,
+#                                  the device tool's run: timeout_s=600, carry=[".device"])
 #
 # That machine has Python 3.12, numpy, pytest, torch, cupy and nvcc, but no pycuda, cffi or
 # egglog and no network. The bundle brings wheels (pycuda built here against a stub libcuda,
@@ -26,9 +27,12 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$OUT
 py -c "from eggflow.backends.cuda_backend import available; print('available:', available())" \
   | tee -a "$OUT/device.txt"
 status=0
-py -m pytest -p no:cacheprovider -rs -q tests/backends/test_cuda.py \
+# each step bounded, so one hang cannot eat the machine's whole lease
+timeout 240 python3 -P -m pytest -p no:cacheprovider -rs -q tests/backends/test_cuda.py \
   tests/backends/test_device_storage.py 2>&1 | tee "$OUT/test_cuda.log" || status=1
-EGGFLOW_FLAGS="compiledir=$cache,device=cuda" py -m pytest -p no:cacheprovider -rs -q \
+EGGFLOW_FLAGS="compiledir=$cache,device=cuda" timeout 100 python3 -P -m pytest \
+  -p no:cacheprovider -rs -q \
   tests/test_seeds.py 2>&1 | tee "$OUT/test_seeds_cuda.log" || status=1
-py -m eggflow.benchmarks.gpu --out "$OUT" 2>&1 | tee "$OUT/bench.log" || status=1
+timeout 200 python3 -P -m eggflow.benchmarks.gpu --out "$OUT" 2>&1 | tee "$OUT/bench.log" \
+  || status=1
 exit $status

@@ -476,6 +476,10 @@ def test_gemm_forms_from_the_optimizer():
           0.1]),
         ([x, a, p], p + T.dot(x, a), ("gemv", "gemv_i"),
          [rng.standard_normal((3, 4)), rng.standard_normal(4), rng.standard_normal(3)]),
+        ([x, y, z], T.dot(x, y) - z, ("gemm", "gemm_i"),  # beta = -1
+         [rng.standard_normal((3, 4)), rng.standard_normal((4, 5)), rng.standard_normal((3, 5))]),
+        ([x, a, p], T.dot(x, a) - p, ("gemv", "gemv_i"),
+         [rng.standard_normal((3, 4)), rng.standard_normal(4), rng.standard_normal(3)]),
     ]
     for ins, out, forms, feed in cases:
         f = c_function(ins, out)
