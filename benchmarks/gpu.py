@@ -5,11 +5,13 @@
 
 1. Copy bandwidth: a device-to-device copy of ``--n`` float32 (cuMemcpyDtoD), bytes read +
    written per second, best of 20 (the device's attainable memory bandwidth).
-2. A fused elementwise chain, W1's ``exp(-x**2/2)*sin(3x) + log1p(x*x)`` on ``--n`` float32
-   resident on the device (``f.outputs_on_device``): one kernel reading x and writing the
-   result, so its effective bandwidth is 8 bytes per element over its time; the target is
-   >= 80% of the copy bandwidth. Peers on the same data: PyTorch eager and CuPy (one kernel
-   per operation, the way users write it).
+2. Fused elementwise chains on ``--n`` float32 resident on the device (``f.outputs_on_device``),
+   each one kernel reading x and writing the result, so its effective bandwidth is 8 bytes per
+   element over its time: "arith", ``((x*1.5 + 2)*x - x/4)*(x - 1) + 0.5`` (memory-bound: the
+   target is >= 80% of the copy bandwidth), and W1, ``exp(-x**2/2)*sin(3x) + log1p(x*x)``
+   (three correctly rounded transcendentals per element: ~100 instructions, so on an H200 it
+   is bound by arithmetic rather than memory). Peers on the same data: PyTorch eager and CuPy
+   (one kernel per operation, the way users write them).
 3. The MLP training step of benchmarks/workloads/mlp_train.py (float32, tanh hidden layer,
    softmax cross-entropy, SGD 0.1) with batch ``--batch``, 784*batch/256 inputs, 2*batch
    hidden units: eggflow with the parameters as shared variables kept on the device, against
@@ -45,10 +47,15 @@ from eggflow.backends import cuda_backend
 CUDA = ef.Mode(backend="cuda")
 
 
-def chain_function():
+CHAINS = {  # name -> the expression, for eggflow's T, torch and cupy alike (and NumPy)
+    "arith": lambda m, x: ((x * 1.5 + 2) * x - x / 4) * (x - 1) + 0.5,
+    "W1": lambda m, x: m.exp(-x ** 2 / 2) * m.sin(3 * x) + m.log1p(x * x),
+}
+
+
+def chain_function(name):
     x = T.fvector("x")
-    f = ef.function([x], T.exp(-x ** 2 / 2) * T.sin(3 * x) + T.log1p(x * x), mode=CUDA)
-    return f
+    return ef.function([x], CHAINS[name](T, x), mode=CUDA)
 
 
 def mlp_function(n_in, n_hid, n_out, rng):
@@ -153,8 +160,9 @@ def copy_bandwidth(n: int) -> dict:
 
 
 # -- 2. the fused chain --------------------------------------------------------------------------
-def chain(n: int, copy_gbs: float) -> dict:
-    f = chain_function()
+def chain(name: str, n: int, copy_gbs: float) -> dict:
+    expr = CHAINS[name]
+    f = chain_function(name)
     f.outputs_on_device = True
     rng = np.random.default_rng(0)
     host = rng.standard_normal(n, dtype=np.float32)
@@ -162,7 +170,7 @@ def chain(n: int, copy_gbs: float) -> dict:
     check = slice(0, 1_000_000)
     got = f(x).get()[check]
     hx = host[check].astype(np.float64)
-    want = np.exp(-hx ** 2 / 2) * np.sin(3 * hx) + np.log1p(hx * hx)
+    want = expr(np, hx)
     err = float(np.max(np.abs(got - want) / (np.abs(want) + 1e-6)))
     t = timed(lambda: f(x), 20)
     kernels = sum(s.kind == "ew" for s in f._thunk.program.steps)
@@ -174,7 +182,7 @@ def chain(n: int, copy_gbs: float) -> dict:
         import torch
 
         tx = torch.from_numpy(host).cuda()
-        run = lambda: torch.exp(-tx ** 2 / 2) * torch.sin(3 * tx) + torch.log1p(tx * tx)  # noqa
+        run = lambda: expr(torch, tx)  # noqa: E731
         t = torch_timed(run, 20)
         return {"seconds": t, "GB/s": 8 * n / t / 1e9, "of copy": 8 * n / t / 1e9 / copy_gbs}
 
@@ -182,7 +190,7 @@ def chain(n: int, copy_gbs: float) -> dict:
         import cupy
 
         cx = cupy.asarray(host)
-        run = lambda: cupy.exp(-cx ** 2 / 2) * cupy.sin(3 * cx) + cupy.log1p(cx * cx)  # noqa
+        run = lambda: expr(cupy, cx)  # noqa: E731
         t = cupy_timed(run, 20)
         return {"seconds": t, "GB/s": 8 * n / t / 1e9, "of copy": 8 * n / t / 1e9 / copy_gbs}
 
@@ -259,17 +267,16 @@ def mlp(batch: int, steps: int) -> dict:
 # -- the dry run and the report ------------------------------------------------------------------
 def dry_run() -> None:
     """The same eggflow functions at tiny sizes, values checked against NumPy."""
-    f = chain_function()
     x = np.linspace(-2, 2, 100, dtype=np.float32)
-    hx = x.astype(np.float64)
-    np.testing.assert_allclose(f(x), np.exp(-hx ** 2 / 2) * np.sin(3 * hx) + np.log1p(hx * hx),
-                               rtol=1e-5, atol=1e-6)
+    for name, expr in CHAINS.items():
+        f = chain_function(name)
+        np.testing.assert_allclose(f(x), expr(np, x.astype(np.float64)), rtol=1e-5, atol=1e-5)
     rng = np.random.default_rng(1)
     step, params, init = mlp_function(49, 32, 10, rng)
     xh = rng.standard_normal((16, 49)).astype(np.float32)
     yh = rng.integers(0, 10, 16)
     np.testing.assert_allclose(float(step(xh, yh)), reference_cost(xh, yh, *init), rtol=1e-5)
-    print(f"dry run: both functions built for the CUDA backend ({f.report.backend}, notes: "
+    print(f"dry run: the functions built for the CUDA backend ({f.report.backend}, notes: "
           f"{'; '.join(f.report.notes)}) and checked against NumPy; nothing was measured")
 
 
@@ -277,8 +284,10 @@ def markdown(doc: dict) -> str:
     lines = [f"# GPU benchmarks ({doc['device']})", "",
              f"Copy bandwidth (device to device, {doc['n']:.0e} float32): "
              f"{doc['copy']['GB/s']:.0f} GB/s", ""]
-    for title, key, cols in (("Fused chain W1, float32, 8 bytes/element", "chain",
-                              ("seconds", "GB/s", "of copy", "kernels", "max rel err")),
+    chains = tuple((f"Fused chain {name}, float32, 8 bytes/element", f"chain {name}",
+                    ("seconds", "GB/s", "of copy", "kernels", "max rel err"))
+                   for name in CHAINS)
+    for title, key, cols in (*chains,
                              (f"MLP training step, batch {doc['batch']}", "mlp",
                               ("seconds", "first cost", "cost rel err", "kernels",
                                "blas calls"))):
@@ -326,8 +335,9 @@ def main(argv=None) -> int:
     doc["cublas"] = cuda_backend.cublas() is not None  # else dot runs on the host
     doc["copy"] = copy_bandwidth(n)
     print(f"copy: {doc['copy']['GB/s']:.0f} GB/s", flush=True)
-    doc["chain"] = chain(n, doc["copy"]["GB/s"])
-    print(json.dumps(doc["chain"], indent=1), flush=True)
+    for name in CHAINS:
+        doc[f"chain {name}"] = chain(name, n, doc["copy"]["GB/s"])
+        print(name, json.dumps(doc[f"chain {name}"], indent=1), flush=True)
     doc["mlp"] = mlp(args.batch, args.steps)
     print(json.dumps(doc["mlp"], indent=1), flush=True)
     out = Path(args.out)
