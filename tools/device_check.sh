@@ -16,8 +16,12 @@ mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
   --target /tmp/site .device/wheels/*.whl || exit 1
-python3 -m pip install -q --no-index --no-deps --no-build-isolation --no-cache-dir \
-  --target /tmp/site . >/dev/null || exit 1
+# eggflow itself: its folders laid out as the installed package (pyproject's package-dir), no
+# build step (that machine's setuptools may be too old for our pyproject)
+rm -rf /tmp/site/eggflow && cp -r eggflow /tmp/site/eggflow || exit 1
+for sub in frontend egraph_rules codegen backends benchmarks; do
+  cp -r "$sub" "/tmp/site/eggflow/$sub" || exit 1
+done
 export PYTHONPATH=/tmp/site
 cache=/tmp/eggflow-cache
 rm -rf "$cache" && cp -r .device/cache "$cache"

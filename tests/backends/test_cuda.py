@@ -346,7 +346,7 @@ def test_importing_does_not_import_pycuda():
     code = ("import sys, eggflow, eggflow.backends.cuda_backend, eggflow.codegen.cuda_emit; "
             "assert 'pycuda' not in sys.modules, sorted(m for m in sys.modules if 'cuda' in m); "
             "print('ok')")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
 
