@@ -121,9 +121,7 @@ device-bundle: venv
 	echo "optimizing the GPU programs into $$cache (dry run)"
 	export EGGFLOW_CUDA_DRY_RUN=nvcc  # cubins too: the same nvcc version there reuses them
 	EGGFLOW_FLAGS=compiledir=$$cache $(PY) -m pytest -q -p no:cacheprovider \
-	  tests/backends/test_cuda.py -k gpu
-	EGGFLOW_FLAGS=compiledir=$$cache $(PY) -m pytest -q -p no:cacheprovider \
-	  tests/backends/test_device_storage.py
+	  tests/backends/test_cuda.py tests/backends/test_device_storage.py
 	EGGFLOW_FLAGS=compiledir=$$cache,device=cuda $(PY) -m pytest -q -p no:cacheprovider \
 	  tests/test_seeds.py
 	EGGFLOW_FLAGS=compiledir=$$cache $(PY) -m eggflow.benchmarks.gpu --dry-run
