@@ -264,15 +264,16 @@ class EmuCublas:
 @pytest.fixture(params=["gpu", "emulated"])
 def cuda_device(request, monkeypatch, tmp_path_factory):
     """'gpu': the real device (skips with the reason without one; in a dry run, the dry run);
-    'emulated': the host emulator where there is no GPU (skips without g++). Yields the kind."""
+    'emulated': the host emulator where there is no GPU (skips without g++). Yields the kind
+    and, emulated, the launches so far ({kernel name: count}, "cublas": gemm calls)."""
     if request.param == "gpu":
         if cuda_backend.dry_run():  # make device-bundle: the graphs of the GPU runs
-            yield "dry run"
+            yield types.SimpleNamespace(kind="dry run", launches=None)
             return
         ok, why = cuda_backend.available()
         if not ok:
             pytest.skip(f"no GPU execution: {why}")
-        yield "gpu"
+        yield types.SimpleNamespace(kind="gpu", launches=None)
         return
     if cuda_backend.dry_run() or cuda_backend.available()[0]:
         pytest.skip("the host emulator runs where there is no GPU (and no dry run)")
@@ -302,7 +303,7 @@ def cuda_device(request, monkeypatch, tmp_path_factory):
     monkeypatch.setattr(cuda_backend, "cublas", lambda: (ffi, blas, None))
     cuda_backend._context()  # the stand-in context: sms, arch, the "pool"
     LAUNCHES.clear()
-    yield "emulated"
+    yield types.SimpleNamespace(kind="emulated", launches=LAUNCHES)
     _KEEP.clear()
     assert LAUNCHES, "the emulated test launched no kernel: it tested the host fallbacks only"
 

@@ -474,6 +474,28 @@ def test_gpu_elementwise_op_suite(cuda_device, fusion):
     assert not failures, "\n".join(failures)
 
 
+@pytest.mark.parametrize("fusion", FUSIONS)
+def test_gpu_elementwise_over_views_and_broadcasts(cuda_device, fusion):
+    """The strided kernel entry: transposed and permuted device views (dimshuffle), columns
+    and rows broadcast against matrices, a 0-d operand, float32 and float64."""
+    rng = np.random.default_rng(4)
+    x, v, s = T.dmatrix("x"), T.dvector("v"), T.dscalar("s")
+    z = T.tensor("float32", shape=(None, None, None), name="z")
+    outs = [T.exp(x.T) * v.dimshuffle(0, "x") + s, x.T + x.T * 2 - v.dimshuffle("x", 0).T,
+            z.dimshuffle(2, 0, 1) * 2 + T.sin(z.dimshuffle(2, 0, 1)),
+            T.tanh(z.dimshuffle(1, "x", 0, 2)) - z[:, 0].dimshuffle("x", "x", 0, 1)]
+    feed = [rng.standard_normal((4, 3)), rng.standard_normal(3), np.float64(0.5),
+            rng.standard_normal((2, 3, 5)).astype(np.float32)]
+    inputs = [x, v, s, z]
+    for k, (g, w) in enumerate(zip(run_cuda(inputs, outs, feed, fusion),
+                                   reference(inputs, outs, feed))):
+        f32 = w.dtype == np.float32  # (atol: tanh(a) - b nearly cancels in places)
+        assert_same(g, w, f"output {k}", rtol=1e-6 if f32 else 1e-12, atol=1e-6 if f32 else 0)
+    if cuda_device.launches is not None:  # the strided entry ran, not only the flat one
+        assert any(not name.endswith("_flat") for name in cuda_device.launches), \
+            cuda_device.launches
+
+
 def reduction_data():
     rng = np.random.default_rng(5)
     base = rng.standard_normal((4, 6, 5))
@@ -540,6 +562,8 @@ def test_gpu_seed_like_programs(cuda_device, fusion):
         want = reference(inputs, outs, feed)
         for k, (g, w) in enumerate(zip(got, want)):
             assert_same(g, w, f"{outs[k]}", rtol=2e-4 if w.dtype == np.float32 else 1e-9)
+    if cuda_device.launches is not None:  # dot/gemm/gemv went through (emulated) cuBLAS
+        assert cuda_device.launches.get("cublas", 0) >= 6, cuda_device.launches
 
 
 def test_gpu_device_inputs_and_outputs(cuda_device):
