@@ -496,6 +496,19 @@ def test_gpu_elementwise_over_views_and_broadcasts(cuda_device, fusion):
             cuda_device.launches
 
 
+def test_gpu_empty_arrays(cuda_device):
+    """Zero-size operands: empty elementwise results, sums over nothing (zeros), reductions
+    with no output, dot/gemm with a zero dimension (pycuda's empty arrays have no pointer)."""
+    x, y, z = T.dmatrix("x"), T.dmatrix("y"), T.dmatrix("z")
+    outs = [T.exp(x) + 1, T.sum(x, axis=0), T.sum(x, axis=1), T.dot(x.T, x), T.dot(x, y),
+            z + 2 * T.dot(x, y), T.max(y, axis=0), x.T * 3]
+    rng = np.random.default_rng(8)
+    feed = [np.zeros((0, 3)), rng.standard_normal((3, 0)), np.zeros((0, 0))]
+    got = run_cuda([x, y, z], outs, feed, "none")
+    for k, (g, w) in enumerate(zip(got, reference([x, y, z], outs, feed))):
+        assert_same(g, w, f"output {k} ({outs[k]})")
+
+
 def reduction_data():
     rng = np.random.default_rng(5)
     base = rng.standard_normal((4, 6, 5))
