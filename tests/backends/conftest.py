@@ -265,7 +265,8 @@ class EmuCublas:
 def cuda_device(request, monkeypatch, tmp_path_factory):
     """'gpu': the real device (skips with the reason without one; in a dry run, the dry run);
     'emulated': the host emulator where there is no GPU (skips without g++). Yields the kind
-    and, emulated, the launches so far ({kernel name: count}, "cublas": gemm calls)."""
+    and, emulated, the launches so far ({kernel name: count}, "cublas": gemm calls); an
+    emulated test that launches no kernel fails unless it sets ``expect_kernels = False``."""
     if request.param == "gpu":
         if cuda_backend.dry_run():  # make device-bundle: the graphs of the GPU runs
             yield types.SimpleNamespace(kind="dry run", launches=None)
@@ -303,7 +304,9 @@ def cuda_device(request, monkeypatch, tmp_path_factory):
     monkeypatch.setattr(cuda_backend, "cublas", lambda: (ffi, blas, None))
     cuda_backend._context()  # the stand-in context: sms, arch, the "pool"
     LAUNCHES.clear()
-    yield types.SimpleNamespace(kind="emulated", launches=LAUNCHES)
+    device = types.SimpleNamespace(kind="emulated", launches=LAUNCHES, expect_kernels=True)
+    yield device
     _KEEP.clear()
-    assert LAUNCHES, "the emulated test launched no kernel: it tested the host fallbacks only"
+    assert LAUNCHES or not device.expect_kernels, \
+        "the emulated test launched no kernel: it tested the host fallbacks only"
 

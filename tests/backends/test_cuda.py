@@ -658,3 +658,21 @@ def test_gpu_cost_constants_weigh_launches_more_than_the_cpu_ones():
     # a 100k-element kernel: on the GPU its launch outweighs its memory traffic
     assert gpu.cost("kernel", [t], t) > 5 * gpu.bytes_moved("kernel", [t], t) * GPU.byte_ns
     assert cpu.cost("kernel", [t], t) < 5 * cpu.bytes_moved("kernel", [t], t) * cpu.c.byte_ns
+
+
+def test_gpu_programs_without_kernels(cuda_device):
+    """A function with no kernel (indexing and shape ops only) runs on the host (HostThunk):
+    device arguments are copied back, an update stays on the device."""
+    from eggflow.frontend.graph import is_device_array
+
+    cuda_device.expect_kernels = False
+    x = T.dvector("x")
+    w = ef.shared(np.arange(4.0), name="w")
+    f = ef.function([x], [x[1:], x.shape[0]], updates=[(w, w[::-1])],
+                    mode=ef.Mode(backend="cuda"))
+    assert isinstance(f._thunk, cuda_backend.HostThunk)
+    got = f(cuda_backend.to_device(np.array([1.0, 2.0, 3.0])))
+    np.testing.assert_array_equal(got[0], [2.0, 3.0])
+    assert got[1] == 3
+    assert is_device_array(w.get_value(borrow=True, return_internal_type=True))
+    np.testing.assert_array_equal(w.get_value(), [3.0, 2.0, 1.0, 0.0])
