@@ -206,3 +206,13 @@ def test_the_dry_run_emits_the_cuda_module_and_says_it_is_a_dry_run(device):
     assert source.count("__global__") >= 1 and "expf" in source and "sinf" in source
     x = np.linspace(-2, 2, 7, dtype=np.float32)
     np.testing.assert_allclose(f(x), np.exp(x) * 2 + np.sin(x), rtol=1e-6)
+
+
+def test_compare_mode_on_the_device(device):
+    """Mode(compare=True) (DebugMode's check) on the CUDA backend compares on host copies."""
+    x, y, w0 = data()
+    train, w, b = logreg(ef.Mode(backend="cuda", compare=True), w0, 0.0)
+    ref_train, ref_w, _ = logreg(C, w0, 0.0)
+    for _ in range(2):
+        np.testing.assert_allclose(train(FakeGPUArray(x), y), ref_train(x, y), rtol=1e-12)
+    np.testing.assert_allclose(w.get_value(), ref_w.get_value(), rtol=1e-12)
