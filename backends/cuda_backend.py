@@ -10,9 +10,9 @@ loads it with pycuda and returns a callable ``values -> outputs``:
   shape rules as the C backend: NumPy broadcasting with eggflow's strict static-1 rule, axes
   collapsed where every operand is contiguous; more than ``cuda_emit.MAXD`` axes after
   collapsing, or an empty max/min, run the reference on the host);
-- ``blas`` steps: dot / gemm / gemv through cuBLAS (cffi bindings to ``libcublas.so``) on
-  float32/float64 when it loads and the operands are C- or F-contiguous; otherwise (and
-  ``ger``) the reference on the host;
+- ``blas`` steps: dot / gemm / gemv / ger through cuBLAS (cffi bindings to ``libcublas.so``)
+  on float32/float64 when it loads and the operands are C- or F-contiguous; otherwise the
+  reference on the host;
 - ``numpy`` steps run the reference implementation on the host (device operands are copied
   back); ``dimshuffle`` of a device array is a device view (strides only).
 - outputs come back as NumPy arrays, except the output indices in ``thunk.device_outputs``
@@ -179,6 +179,10 @@ int cublasSgemm_v2(cublasHandle_t, int, int, int, int, int, const float *, const
                    const void *, int, const float *, void *, int);
 int cublasDgemm_v2(cublasHandle_t, int, int, int, int, int, const double *, const void *, int,
                    const void *, int, const double *, void *, int);
+int cublasSger_v2(cublasHandle_t, int, int, const float *, const void *, int, const void *, int,
+                  void *, int);
+int cublasDger_v2(cublasHandle_t, int, int, const double *, const void *, int, const void *, int,
+                  void *, int);
 """
 CUBLAS_OP_N, CUBLAS_OP_T = 0, 1
 
@@ -467,10 +471,11 @@ class CudaThunk:
         dtype = np.dtype(node.dtype)
         host = lambda mem: run_step(node, [_host(mem[a]) for a in step.args])  # noqa: E731
         blas = cublas()
-        if blas is None or op not in ("dot", "gemm", "gemv"):
+        if blas is None or op not in ("dot", "gemm", "gemv", "ger"):
             return host
         ffi, lib, handle = blas
         gemm_fn = lib.cublasDgemm_v2 if dtype == np.float64 else lib.cublasSgemm_v2
+        ger_fn = lib.cublasDger_v2 if dtype == np.float64 else lib.cublasSger_v2
         scal = "double *" if dtype == np.float64 else "float *"
 
         def mat(a):
@@ -504,6 +509,9 @@ class CudaThunk:
                 return host(mem)
             if op == "dot":
                 a, b = (_dev(v, dtype) for v in vals)
+                if (a.ndim == 1 and not a.flags.c_contiguous) or (
+                        b.ndim == 1 and not b.flags.c_contiguous):
+                    return host(mem)  # (a strided vector cannot be reshaped in place)
                 if a.ndim == 1 and b.ndim == 2 and a.shape[0] == b.shape[0]:
                     a2, b2, shape = a.reshape(1, a.shape[0]), b, (b.shape[1],)
                 elif a.ndim == 2 and b.ndim == 1 and a.shape[1] == b.shape[0]:
@@ -515,10 +523,24 @@ class CudaThunk:
                 out = _empty((a2.shape[0], b2.shape[1]), dtype)
                 done = gemm(out, 1.0, a2, b2, 0.0)
                 return done.reshape(shape) if done is not None else host(mem)
+            if op == "ger":  # z + alpha*outer(u, v): row-major z is column-major z.T
+                z, alpha, u, v = (_dev(w, dtype) for w in vals)
+                if u.ndim != 1 or v.ndim != 1 or tuple(z.shape) != (u.shape[0], v.shape[0]) \
+                        or not (z.flags.c_contiguous and u.flags.c_contiguous
+                                and v.flags.c_contiguous):
+                    return host(mem)
+                out = z.copy()
+                m, n = out.shape  # out.T (n, m) += alpha * v u.T
+                status = ger_fn(handle, n, m, ffi.new(scal, float(_host(alpha))),
+                                ffi.cast("void *", _ptr(v)), 1, ffi.cast("void *", _ptr(u)), 1,
+                                ffi.cast("void *", _ptr(out)), n)
+                return out if status == 0 else host(mem)
             z, alpha, x, y, beta = vals
             x, y = _dev(x, dtype), _dev(y, dtype)
             if op == "gemv":
                 if x.ndim != 2 or y.ndim != 1 or x.shape[1] != y.shape[0]:
+                    return host(mem)
+                if not y.flags.c_contiguous:
                     return host(mem)
                 y, want = y.reshape(y.shape[0], 1), (x.shape[0],)
             else:

@@ -235,7 +235,7 @@ class EmuModule:
 
 
 class EmuCublas:
-    """cuBLAS's sgemm/dgemm (column-major, host pointers to alpha/beta) over NumPy."""
+    """cuBLAS's gemm and ger (column-major, host pointers to alpha/beta) over NumPy."""
 
     def __init__(self, ffi):
         self.ffi = ffi
@@ -253,6 +253,21 @@ class EmuCublas:
         C = self._mat(c, m, n, ldc, dtype)
         C[...] = alpha[0] * (A @ B) + (beta[0] * C if beta[0] != 0 else 0)
         return 0
+
+    def _ger(self, dtype, handle, m, n, alpha, x, incx, y, incy, a, lda):
+        LAUNCHES["cublas"] = LAUNCHES.get("cublas", 0) + 1
+        item = np.dtype(dtype).itemsize
+        vec = (lambda p, k, inc: _at(int(self.ffi.cast("uintptr_t", p)), (k,), dtype,
+                                     (inc * item,), None))
+        A = self._mat(a, m, n, lda, dtype)
+        A += alpha[0] * np.outer(vec(x, m, incx), vec(y, n, incy))
+        return 0
+
+    def cublasSger_v2(self, *args):
+        return self._ger(np.float32, *args)
+
+    def cublasDger_v2(self, *args):
+        return self._ger(np.float64, *args)
 
     def cublasSgemm_v2(self, *args):
         return self._gemm(np.float32, *args)

@@ -564,7 +564,9 @@ def test_gpu_seed_like_programs(cuda_device, fusion):
              ([A, B], [T.dot(A, B), T.dot(A, B.T) * 2], [rng.standard_normal((3, 4)),
                                                           rng.standard_normal((4, 4))]),
              ([A, x], [T.sum(T.nnet.sigmoid(T.dot(A, x))), T.dot(x, A.T)],
-              [rng.standard_normal((5, 3)), rng.standard_normal(3)])]
+              [rng.standard_normal((5, 3)), rng.standard_normal(3)]),
+             ([A, x, a], [A - a * T.outer(x, x[:4]), A + T.outer(x[::-1], x[1:])],  # ger
+              [rng.standard_normal((5, 4)), rng.standard_normal(5), 0.5])]
     for dt in ("float32", "float64"):
         inputs, outs = mlp_graph(dt)
         feed = [rng.standard_normal((8, 5)), np.eye(3)[rng.integers(0, 3, 8)],
