@@ -30,6 +30,8 @@ import pytest
 from eggflow.backends import cuda_backend
 from eggflow.codegen import cuda_emit
 
+sys.path.insert(0, os.path.dirname(__file__))  # opsuite.py: helpers of the backend tests
+
 # -- pycuda stand-ins ----------------------------------------------------------------------------
 
 

@@ -33,12 +33,12 @@ import eggflow.tensor as T
 from eggflow.backends import cuda_backend
 from eggflow.codegen import cuda_emit
 from eggflow.codegen.lower import lower
-from eggflow.frontend.op import OPS, apply
+from eggflow.frontend.op import OPS
+from opsuite import assert_same, call, elementwise_cases, sample, selector_chains
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 UPDATE = os.environ.get("EGGFLOW_UPDATE_SNAPSHOTS") == "1"
 DTYPES = ("float32", "float64", "int64", "int32", "bool")
-CASTS = ("float64", "float32", "int64", "int32", "int8", "uint8", "bool")
 REF = ef.Mode(backend="numpy", optimizer=None)
 HAVE_EGGLOG = importlib.util.find_spec("egglog") is not None
 
@@ -47,46 +47,6 @@ needs_nvcc = pytest.mark.skipif(cuda_emit.nvcc_path() is None,
 
 
 # -- graphs ------------------------------------------------------------------------------------
-def elementwise_cases(dt):
-    """Inputs (x, y, z, r) of ``dt`` and [(label, node)] for every elementwise op the type
-    rules allow at ``dt`` (cast to every dtype, round in both modes)."""
-    x, y, z, r = (T.tensor(dt, shape=(None,), name=n) for n in "xyzr")
-    cases = []
-    for name, decl in OPS.items():
-        if decl.family != "elemwise":
-            continue
-        if name == "cast":
-            float_src = np.dtype(dt).kind == "f"
-            calls = [(f"cast-{t}", (r if float_src and np.dtype(t).kind in "iu" else x,),
-                      {"dtype": t}) for t in CASTS]
-        elif name == "round":
-            calls = [(f"round-{m}", (x,), {"mode": m})
-                     for m in ("half_to_even", "half_away_from_zero")]
-        else:
-            calls = [(name, (x, y, z)[: decl.nin], {})]
-        for label, args, params in calls:
-            try:
-                node = apply(name, *args, **params)
-            except (TypeError, ValueError):
-                continue
-            cases.append((label, node))
-    return [x, y, z, r], cases
-
-
-def selector_chains(cases, sel):
-    """One output per output dtype: ``switch(eq(sel, k), op_k, ...)``: one fused kernel each."""
-    groups: dict = {}
-    for k, (label, node) in enumerate(cases):
-        groups.setdefault(node.dtype, []).append((k, label, node))
-    outs = []
-    for ops in groups.values():
-        out = ops[-1][2]
-        for k, _, node in reversed(ops[:-1]):
-            out = T.switch(T.eq(sel, k), node, out)
-        outs.append(out)
-    return outs, list(groups.values())
-
-
 def optimized(outputs):
     return ef.optimize(outputs, fusion="egraph").outputs
 
@@ -158,7 +118,7 @@ def suite_programs():
     # every op at every dtype: fused selector chains (one kernel per output dtype) ...
     inputs, cases = [], []
     for dt in DTYPES:
-        ins, found = elementwise_cases(dt)
+        ins, found, _ = elementwise_cases(dt)
         inputs += ins
         cases += found
     sel = T.tensor("int16", shape=(None,), name="sel")
@@ -355,37 +315,6 @@ def test_available_gives_a_reason():
 
 
 # -- (c) execution on the GPU -------------------------------------------------------------------
-def call(f, *args):
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return f(*args)
-
-
-def mismatches(got, want, rtol, atol=0.0):
-    got, want = np.asarray(got), np.asarray(want)
-    if want.dtype.kind not in "fc":
-        return got != want
-    tiny = np.finfo(want.dtype).tiny
-    with np.errstate(all="ignore"):
-        close = np.isfinite(got) & np.isfinite(want) & (
-            np.abs(got - want) <= rtol * np.abs(want) + max(atol, 4 * tiny))
-    return ~((np.isnan(got) & np.isnan(want)) | (got == want) | close)
-
-
-def assert_same(got, want, what, rtol=None, atol=0.0):
-    """Equal dtype and shape; values equal, both NaN, or within rtol (+ atol: where a result
-    is a sum of terms of size ~1 that nearly cancel, each term's last-bit differences show)."""
-    got, want = np.asarray(got), np.asarray(want)
-    rtol = rtol or {"float32": 1e-5, "float64": 1e-12}.get(want.dtype.name, 0)
-    assert got.dtype == want.dtype, f"{what}: dtype {got.dtype}, reference {want.dtype}"
-    assert got.shape == want.shape, f"{what}: shape {got.shape}, reference {want.shape}"
-    bad = mismatches(got, want, rtol, atol)
-    if bad.any():
-        idx = np.argwhere(bad)[:4]
-        raise AssertionError(f"{what}: {int(bad.sum())} of {bad.size} differ, e.g. " + ", ".join(
-            f"at {tuple(i)} got {got[tuple(i)]!r} want {want[tuple(i)]!r}" for i in idx))
-
-
 FUSIONS = ["egraph", "none"]
 DRY = cuda_backend.dry_run()  # make device-bundle runs these tests here so, to prepare graphs
 
@@ -416,47 +345,17 @@ def reference(inputs, outputs, feed):
     return call(ef.function(inputs, outputs, mode=REF, on_unused_input="ignore"), *feed)
 
 
-def specials(dt):
-    d = np.dtype(dt)
-    if d.kind == "f":
-        fi = np.finfo(d)
-        return np.array([0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 2.5, -1.5, 3.0, 20.0, np.inf, -np.inf,
-                         np.nan, fi.tiny, -fi.tiny, fi.max, -fi.max], dtype=d)
-    if d.kind == "b":
-        return np.array([False, True])
-    ii = np.iinfo(d)
-    return np.array([0, 1, 2, 3, 7, 100, ii.max, ii.min, ii.min + 1, -1, -2, -7], dtype=d)
-
-
-def sample(dt, rng, m):
-    s = specials(dt)
-    a, b = np.meshgrid(s, s, indexing="ij")
-    d = np.dtype(dt)
-    if d.kind == "f":
-        rx, ry = (rng.standard_normal((2, 100)) * 4).astype(d)
-    elif d.kind == "b":
-        rx, ry = rng.integers(0, 2, (2, 100)).astype(bool)
-    else:
-        rx = rng.integers(-1000, 1000, 100).astype(d)
-        ry = rng.integers(-20, 20, 100).astype(d)
-    x, y = np.concatenate([a.ravel(), rx]), np.concatenate([b.ravel(), ry])
-    z = rng.permutation(x)
-    r = rng.uniform(0, 100, x.size).astype(d) if d.kind == "f" else x
-    return [np.resize(v, m) for v in (x, y, z, r)]
-
-
 @pytest.mark.parametrize("fusion", FUSIONS)
 def test_gpu_elementwise_op_suite(cuda_device, fusion):
     rng = np.random.default_rng(0)
-    m = 400
-    inputs, cases, feed = [], [], []
+    inputs, cases, samples = [], [], []
     for dt in DTYPES:
-        ins, found = elementwise_cases(dt)
-        found = [(lab, n) for lab, n in found if not (n.op == "pow" and
-                                                      np.dtype(n.dtype).kind != "f")]
+        ins, found, _ = elementwise_cases(dt)  # (integer pow is no kernel: not here)
         inputs += ins
         cases += found
-        feed += sample(dt, rng, m)
+        samples.append(sample(dt, rng))
+    m = max(v[0].size for v in samples)  # every pair of special values, then random ones
+    feed = [np.resize(v, m) for vals in samples for v in vals]
     sel = T.tensor("int16", shape=(None,), name="sel")
     outs, groups = selector_chains(cases, sel)
     feed = [np.tile(v, len(cases)) for v in feed]
