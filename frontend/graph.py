@@ -378,7 +378,9 @@ class SharedVariable(Node):
 
 
 def shared(value, name=None, borrow=False, broadcastable=None, **kwargs) -> SharedVariable:
-    """``theano.shared``: a variable whose value lives across function calls."""
+    """``theano.shared``: a variable whose value lives across function calls. With
+    ``config.device = 'cuda'`` and a usable GPU the value is placed on the device at once
+    (else when a CUDA function first uses it)."""
     if kwargs:
         raise TypeError(f"shared() got unexpected keyword arguments {sorted(kwargs)}")
     if isinstance(value, Node):
@@ -387,7 +389,15 @@ def shared(value, name=None, borrow=False, broadcastable=None, **kwargs) -> Shar
     if array.dtype == object or array.dtype.kind in "USVM":
         raise TypeError(f"shared() cannot hold {value!r} (dtype {array.dtype})")
     array = array.astype(as_dtype(array.dtype), copy=not borrow)
-    return SharedVariable(array, name, broadcastable)
+    var = SharedVariable(array, name, broadcastable)
+    from .config import config
+
+    if config.device == "cuda":  # Theano's device=cuda: the value starts on the GPU
+        from eggflow.backends import cuda_backend
+
+        if cuda_backend.available()[0]:
+            var.place_on_device(cuda_backend.to_device)
+    return var
 
 
 # -- walks --------------------------------------------------------------------------------

@@ -216,3 +216,26 @@ def test_compare_mode_on_the_device(device):
     for _ in range(2):
         np.testing.assert_allclose(train(FakeGPUArray(x), y), ref_train(x, y), rtol=1e-12)
     np.testing.assert_allclose(w.get_value(), ref_w.get_value(), rtol=1e-12)
+
+
+def test_config_device_cuda_places_new_shared_variables_at_once(device, monkeypatch):
+    monkeypatch.setattr(ef.config, "device", "cuda")
+    w = ef.shared(np.arange(3.0), name="w")
+    assert w.on_device and device.uploads == 1
+    np.testing.assert_array_equal(w.get_value(), [0.0, 1.0, 2.0])
+    f = ef.function([], [], updates=[(w, w * 2)])  # FAST_RUN on config.device: the GPU
+    f()
+    assert f.report.backend == "cuda" and device.uploads == 1
+    np.testing.assert_array_equal(w.get_value(), [0.0, 2.0, 4.0])
+
+
+def test_config_device_cuda_without_a_gpu_keeps_shared_values_on_the_host(monkeypatch):
+    monkeypatch.delenv(cuda_backend.DRY_RUN_ENV, raising=False)
+    monkeypatch.setattr(cuda_backend, "available", lambda: (False, "no GPU here (test)"))
+    monkeypatch.setattr(ef.config, "device", "cuda")
+    w = ef.shared(np.arange(3.0), name="w")
+    assert not w.on_device
+    f = ef.function([], [], updates=[(w, w + 1)])
+    f()
+    assert f.report.backend == "c" and any("no GPU here" in n for n in f.report.notes)
+    np.testing.assert_array_equal(w.get_value(), [1.0, 2.0, 3.0])
