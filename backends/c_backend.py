@@ -18,9 +18,10 @@ import numpy as np
 
 from eggflow.codegen.c_emit import prelude
 from eggflow.codegen.lower import lower, scalar_loads
-from eggflow.frontend.evaluate import EvaluationError, describe, run_step, run_subgraph
+from eggflow.frontend.evaluate import EvaluationError, describe, run_step, run_subgraph, slots
 
-from .layout import aligned_strides, check_broadcast, collapse, describe_kernel, operands
+from .layout import (StepRunners, aligned_strides, check_broadcast, collapse, describe_kernel,
+                     operands)
 
 
 # OpenMP threads that spin after a parallel region steal the cores OpenBLAS's threads need
@@ -45,7 +46,7 @@ def _ptr(ffi, a):
     return ffi.cast("char *", a.ctypes.data)
 
 
-class CThunk:
+class CThunk(StepRunners):
     def __init__(self, inputs, outputs, program, ffi, lib):
         self.program, self.ffi, self.lib = program, ffi, lib
         self.runners = [self._runner(s) for s in program.steps]
@@ -62,11 +63,7 @@ class CThunk:
                          if "commit" in st.info]
 
     def __call__(self, values):
-        p = self.program
-        mem = [None] * p.nslots
-        mem[: len(values)] = values
-        for s, v in p.constants:
-            mem[s] = v
+        mem = slots(self.program, values)
         for run, out, free in self._plan:
             mem[out] = run(mem)
             for s in free:
@@ -75,7 +72,7 @@ class CThunk:
             ready = [(prepare(mem), out) for prepare, out, _ in self._commits]
             for write, out in ready:
                 mem[out] = write()
-        return [mem[s] for s in p.outputs]
+        return [mem[s] for s in self.program.outputs]
 
     def _commit(self, step):
         """A shared-variable update that may be written into the variable's storage:
@@ -161,17 +158,10 @@ def direct({', '.join(names)}):
         exec(src, env)  # noqa: S102 - our own generated code
         return env["direct"]
 
-    # -- runners -------------------------------------------------------------------------------
-    def _runner(self, step):
-        if step.kind == "numpy":
-            node, args = step.node, step.args
-            return lambda mem: run_step(node, [mem[a] for a in args])
-        if step.kind == "blas":
-            return self._blas(step)
-        fallback = self._reference(step)
-        if step.kind == "ew":
-            return self._elementwise(step, fallback)
-        return self._reduction(step, fallback)
+    # -- runners (StepRunners._runner picks one per step) ---------------------------------------
+    def _numpy(self, step):
+        node, args = step.node, step.args
+        return lambda mem: run_step(node, [mem[a] for a in args])
 
     def _reference(self, step):
         """The step's value by the reference implementations, from its loads' values."""

@@ -37,10 +37,10 @@ import numpy as np
 from eggflow.codegen import cuda_emit
 from eggflow.codegen.cuda_emit import BLOCK, MAXD, emit_module, nvcc_compile, nvcc_path
 from eggflow.codegen.lower import lower, scalar_loads
-from eggflow.frontend.evaluate import EvaluationError, describe, run_step, run_subgraph
+from eggflow.frontend.evaluate import EvaluationError, describe, run_step, run_subgraph, slots
 from eggflow.frontend.graph import is_device_array
 
-from .layout import aligned_strides, broadcast_checks, check_broadcast, collapse
+from .layout import StepRunners, aligned_strides, broadcast_checks, check_broadcast, collapse
 
 _STATE: dict = {}
 _MODULES: dict = {}
@@ -288,7 +288,7 @@ def _as_void(words: np.ndarray):
     return words.view(np.dtype((np.void, words.nbytes)))[0]
 
 
-class CudaThunk:
+class CudaThunk(StepRunners):
     def __init__(self, inputs, outputs, program, module, updates=()):
         self.program, self.module = program, module
         self.device_outputs: set | bool = set()
@@ -302,10 +302,7 @@ class CudaThunk:
 
     def __call__(self, values):
         p = self.program
-        mem = [None] * p.nslots
-        mem[: len(values)] = values
-        for s, v in p.constants:
-            mem[s] = v
+        mem = slots(p, values)
         for run, step in zip(self.runners, p.steps):
             mem[step.out] = run(mem)
             for s in step.free:
@@ -317,16 +314,7 @@ class CudaThunk:
     def _grid(self, n):
         return (max(1, min(-(-n // BLOCK), self.sms * 32)), 1, 1)
 
-    # -- runners -------------------------------------------------------------------------------
-    def _runner(self, step):
-        if step.kind == "numpy":
-            return self._numpy(step)
-        if step.kind == "blas":
-            return self._blas(step)
-        fallback = self._reference(step)
-        if step.kind == "ew":
-            return self._elementwise(step, fallback)
-        return self._reduction(step, fallback)
+    # -- runners (StepRunners._runner picks one per step) ---------------------------------------
 
     def _numpy(self, step):
         node, args = step.node, step.args

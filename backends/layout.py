@@ -1,10 +1,26 @@
-"""Run-time layout helpers shared by the compiled backends (C, CUDA): strides aligned to an
-output shape, axes every operand walks contiguously merged, eggflow's strict broadcasting
-checked, and kernels named in error messages."""
+"""Run-time helpers shared by the compiled backends (C, CUDA): strides aligned to an output
+shape, axes every operand walks contiguously merged, eggflow's strict broadcasting checked,
+kernels named in error messages, and which runner a lowered step gets."""
 
 from __future__ import annotations
 
 from eggflow.frontend.evaluate import EvaluationError, describe
+
+
+class StepRunners:
+    """A compiled thunk's runner per lowered step: the backend defines ``_numpy``, ``_blas``,
+    ``_elementwise`` and ``_reduction`` (the last two get ``_reference``, the step computed by
+    the reference implementations, for the layouts their kernels do not take)."""
+
+    def _runner(self, step):
+        if step.kind == "numpy":
+            return self._numpy(step)
+        if step.kind == "blas":
+            return self._blas(step)
+        fallback = self._reference(step)
+        if step.kind == "ew":
+            return self._elementwise(step, fallback)
+        return self._reduction(step, fallback)
 
 
 def collapse(shape, strides):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from eggflow.frontend.evaluate import EvaluationError, build_program, run_program, run_step
+from eggflow.frontend.evaluate import (EvaluationError, build_program, run_program, run_step,
+                                       slots)
 
 
 class NumpyThunk:
@@ -20,10 +21,7 @@ class NumpyThunk:
     def _run_checked(self, values):
         """DebugMode: every intermediate must match its node's static type."""
         program = self.program
-        mem = [None] * program.nslots
-        mem[: len(values)] = values
-        for s, v in program.constants:
-            mem[s] = v
+        mem = slots(program, values)
         for step in program.steps:
             value = run_step(step.node, [mem[a] for a in step.args])
             if value.dtype.name != step.node.dtype:

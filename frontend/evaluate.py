@@ -117,11 +117,18 @@ def run_step(node: Node, arrays):
     return result
 
 
-def run_program(program: Program, values) -> list:
+def slots(program, values) -> list:
+    """The memory of one run of ``program`` (this module's or codegen.lower's): the values in
+    the input slots, the constants in theirs, every other slot empty."""
     mem = [None] * program.nslots
     mem[: len(values)] = values
     for s, v in program.constants:
         mem[s] = v
+    return mem
+
+
+def run_program(program: Program, values) -> list:
+    mem = slots(program, values)
     for step in program.steps:
         mem[step.out] = run_step(step.node, [mem[a] for a in step.args])
         for s in step.free:
