@@ -270,6 +270,23 @@ def _red_offsets(nops: int) -> str:
             + _unravel("ef_r", "a.ndr", "a.rshape", "a.rst", offs, nops))
 
 
+def _block_per_output(name: str, body, nops: int, out_c: str, smem_c: str, each: str) -> str:
+    """A reduction-shaped kernel: one block per output element (grid-stride over them), with
+    ``ef_b*`` the element's base offsets and ``ef_smem`` for ef_block_reduce; ``each`` is the
+    code for one output element (its lines indented by 8)."""
+    return f"""
+{_struct_red(name, nops)}
+extern "C" __global__ void __launch_bounds__(EF_BLOCK) {name}(const {name}_args a) {{
+    __shared__ {smem_c} ef_smem[EF_BLOCK / 32];
+    {_ptr_decls(body, out_c)}
+    for (int64_t ef_out = blockIdx.x; ef_out < a.nout; ef_out += gridDim.x) {{
+        {_red_prologue(body, nops, out_c)}
+{each}
+    }}
+}}
+"""
+
+
 def emit_reduce(name: str, body, op: str, out_dtype: str) -> str:
     out_c = CTYPES[out_dtype]
     acc_c = _acc_type(op, out_dtype)
@@ -280,21 +297,14 @@ def emit_reduce(name: str, body, op: str, out_dtype: str) -> str:
     v = _value(op, body, acc_c)
     step = (f"{_red_offsets(nops)} {_loads(body, offs)} {code} "
             f"ef_acc = ef_op_{op}()(ef_acc, {v});")
-    return f"""
-{_struct_red(name, nops)}
-extern "C" __global__ void __launch_bounds__(EF_BLOCK) {name}(const {name}_args a) {{
-    __shared__ {acc_c} ef_smem[EF_BLOCK / 32];
-    {_ptr_decls(body, out_c)}
-    for (int64_t ef_out = blockIdx.x; ef_out < a.nout; ef_out += gridDim.x) {{
-        {_red_prologue(body, nops, out_c)}
+    block = _block_per_output(name, body, nops, out_c, acc_c, f"""\
         {acc_c} ef_acc = ({acc_c})({ident});
         for (int64_t ef_r = threadIdx.x; ef_r < a.nred; ef_r += blockDim.x) {{
             {step}
         }}
         ef_acc = ef_block_reduce(ef_acc, ef_op_{op}(), ({acc_c})({ident}), ef_smem);
-        if (threadIdx.x == 0) P0[ef_b0] = ({out_c})ef_acc;
-    }}
-}}
+        if (threadIdx.x == 0) P0[ef_b0] = ({out_c})ef_acc;""")
+    return block + f"""\
 extern "C" __global__ void __launch_bounds__(EF_BLOCK) {name}_thread(const {name}_args a) {{
     {_ptr_decls(body, out_c)}
     {GRID_LOOP.format(n="a.nout")} {{
@@ -328,13 +338,7 @@ def emit_rowwise(name: str, body, op: str, out_dtype: str) -> str:
     else:
         final = (f"const {out_c} ef_ls = log{f}(ef_s); {loop} {{ {each} "
                  f"P0[ef_o0] = ({out_c})((ef_x - ef_m) - ef_ls); }}")
-    return f"""
-{_struct_red(name, nops)}
-extern "C" __global__ void __launch_bounds__(EF_BLOCK) {name}(const {name}_args a) {{
-    __shared__ {out_c} ef_smem[EF_BLOCK / 32];
-    {_ptr_decls(body, out_c)}
-    for (int64_t ef_out = blockIdx.x; ef_out < a.nout; ef_out += gridDim.x) {{
-        {_red_prologue(body, nops, out_c)}
+    return _block_per_output(name, body, nops, out_c, out_c, f"""\
         {out_c} ef_m = -INFINITY;
         {loop} {{ {each} ef_m = ef_op_max()(ef_m, ef_x); }}
         ef_m = ef_block_reduce(ef_m, ef_op_max(), ({out_c})-INFINITY, ef_smem);
@@ -342,10 +346,7 @@ extern "C" __global__ void __launch_bounds__(EF_BLOCK) {name}(const {name}_args 
         {out_c} ef_s = 0;
         {loop} {{ {each} ef_s += exp{f}(ef_x - ef_m); }}
         ef_s = ef_block_reduce(ef_s, ef_op_sum(), ({out_c})0, ef_smem);
-        {final}
-    }}
-}}
-"""
+        {final}""")
 
 
 def emit_step(step, name: str | None = None) -> str:
