@@ -1,17 +1,22 @@
-"""Helpers shared by the C and CUDA backend tests: comparison against the reference executor
-and the elementwise op suite (every elementwise op of the op table at a dtype, special values
-and random samples, selector chains). tests/backends/conftest.py puts this folder on sys.path
-(pytest's importlib mode does not let test modules import each other)."""
+"""Helpers shared by the C and CUDA backend tests: comparison against the reference executor,
+the elementwise op suite (every elementwise op of the op table at a dtype, special values
+and random samples, selector chains) and snapshots of generated code. tests/backends/conftest.py
+puts this folder on sys.path (pytest's importlib mode does not let test modules import each
+other)."""
 
 from __future__ import annotations
 
+import difflib
+import os
 import warnings
 
 import numpy as np
+import pytest
 
 import eggflow.tensor as T
 from eggflow.frontend.op import OPS, apply
 
+UPDATE_SNAPSHOTS = os.environ.get("EGGFLOW_UPDATE_SNAPSHOTS") == "1"
 CASTS = ("float64", "float32", "int64", "int32", "int8", "uint8", "bool")
 RTOL = {"float64": 1e-12, "float32": 1e-5}
 
@@ -137,3 +142,21 @@ def selector_chains(cases, sel):
             out = T.switch(T.eq(sel, k), node, out)
         outs.append(out)
     return outs, list(groups.values())
+
+
+def assert_matches_snapshot(path, text: str, what: str) -> None:
+    """``text`` equals the stored snapshot ``path`` (a diff says how not); with
+    ``EGGFLOW_UPDATE_SNAPSHOTS=1`` it is written there instead."""
+    if UPDATE_SNAPSHOTS:
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text)
+        return
+    if not path.exists():
+        pytest.fail(f"no snapshot {path}; create it with EGGFLOW_UPDATE_SNAPSHOTS=1")
+    stored = path.read_text()
+    if stored != text:
+        diff = "".join(list(difflib.unified_diff(
+            stored.splitlines(keepends=True), text.splitlines(keepends=True),
+            f"{path.name} (stored)", f"{path.name} (generated now)"))[:80])
+        pytest.fail(f"{what} differs from {path}; if the change is intended, rewrite the "
+                    f"snapshots with EGGFLOW_UPDATE_SNAPSHOTS=1:\n{diff}")

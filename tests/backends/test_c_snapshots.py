@@ -9,8 +9,6 @@ stored snapshot must also compile (with the prelude, as the C backend compiles i
 
 from __future__ import annotations
 
-import difflib
-import os
 from pathlib import Path
 
 import pytest
@@ -19,9 +17,9 @@ import eggflow as ef
 import eggflow.tensor as T
 from eggflow.backends.c_backend import compiler_available
 from eggflow.codegen.lower import lower
+from opsuite import assert_matches_snapshot
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
-UPDATE = os.environ.get("EGGFLOW_UPDATE_SNAPSHOTS") == "1"
 
 
 def _w1():
@@ -62,21 +60,8 @@ def snapshot_text(name) -> str:
 
 @pytest.mark.parametrize("name", sorted(GRAPHS))
 def test_generated_c_matches_snapshot(name):
-    text = snapshot_text(name)
-    path = SNAPSHOTS / f"{name}.c"
-    if UPDATE:
-        SNAPSHOTS.mkdir(exist_ok=True)
-        path.write_text(text)
-        return
-    if not path.exists():
-        pytest.fail(f"no snapshot {path}; create it with EGGFLOW_UPDATE_SNAPSHOTS=1")
-    stored = path.read_text()
-    if stored != text:
-        diff = "".join(list(difflib.unified_diff(
-            stored.splitlines(keepends=True), text.splitlines(keepends=True),
-            f"{path.name} (stored)", f"{path.name} (generated now)"))[:80])
-        pytest.fail(f"the generated C for {name!r} differs from {path}; if the change is "
-                    f"intended, rewrite the snapshots with EGGFLOW_UPDATE_SNAPSHOTS=1:\n{diff}")
+    assert_matches_snapshot(SNAPSHOTS / f"{name}.c", snapshot_text(name),
+                            f"the generated C for {name!r}")
 
 
 @pytest.mark.skipif(not compiler_available(), reason="no C compiler")

@@ -16,9 +16,7 @@ CPU behind a shim and run as one thread, with NumPy stand-ins for pycuda and cuB
 
 from __future__ import annotations
 
-import difflib
 import importlib.util
-import os
 import re
 import subprocess
 import sys
@@ -34,10 +32,10 @@ from eggflow.backends import cuda_backend
 from eggflow.codegen import cuda_emit
 from eggflow.codegen.lower import lower
 from eggflow.frontend.op import OPS
-from opsuite import assert_same, call, elementwise_cases, sample, selector_chains
+from opsuite import (assert_matches_snapshot, assert_same, call, elementwise_cases, sample,
+                     selector_chains)
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
-UPDATE = os.environ.get("EGGFLOW_UPDATE_SNAPSHOTS") == "1"
 DTYPES = ("float32", "float64", "int64", "int32", "bool")
 REF = ef.Mode(backend="numpy", optimizer=None)
 HAVE_EGGLOG = importlib.util.find_spec("egglog") is not None
@@ -267,21 +265,8 @@ def snapshot_text(name) -> str:
 @pytest.mark.skipif(not HAVE_EGGLOG, reason="egglog is not installed (the e-graph optimizer)")
 @pytest.mark.parametrize("name", sorted(SNAPSHOT_GRAPHS))
 def test_generated_cuda_matches_snapshot(name):
-    text = snapshot_text(name)
-    path = SNAPSHOTS / f"{name}.cu"
-    if UPDATE:
-        SNAPSHOTS.mkdir(exist_ok=True)
-        path.write_text(text)
-        return
-    if not path.exists():
-        pytest.fail(f"no snapshot {path}; create it with EGGFLOW_UPDATE_SNAPSHOTS=1")
-    stored = path.read_text()
-    if stored != text:
-        diff = "".join(list(difflib.unified_diff(
-            stored.splitlines(keepends=True), text.splitlines(keepends=True),
-            f"{path.name} (stored)", f"{path.name} (generated now)"))[:80])
-        pytest.fail(f"the generated CUDA for {name!r} differs from {path}; if the change is "
-                    f"intended, rewrite the snapshots with EGGFLOW_UPDATE_SNAPSHOTS=1:\n{diff}")
+    assert_matches_snapshot(SNAPSHOTS / f"{name}.cu", snapshot_text(name),
+                            f"the generated CUDA for {name!r}")
 
 
 @needs_nvcc
