@@ -82,60 +82,46 @@ def reference_cost(x, y, W1, b1, W2, b2) -> float:
 
 
 # -- timing ---------------------------------------------------------------------------------------
-def timed(run, repeats: int, warmup: int = 3) -> float:
-    """Seconds per call of ``run()``: CUDA events around ``repeats`` calls, best of 3 such
-    loops (after ``warmup`` calls)."""
+def event_timed(run, repeats: int, new_event, elapsed_ms, sync, warmup: int = 3) -> float:
+    """Seconds per call of ``run()``: events (``new_event()``, with record() and
+    synchronize()) around ``repeats`` calls, best of 3 such loops, after ``warmup`` calls and a
+    ``sync()``; ``elapsed_ms(start, end)`` reads a pair. pycuda, PyTorch and CuPy each give the
+    three their own way."""
+    for _ in range(warmup):
+        run()
+    sync()
+    best = float("inf")
+    for _ in range(3):
+        start, end = new_event(), new_event()
+        start.record()
+        for _ in range(repeats):
+            run()
+        end.record()
+        end.synchronize()
+        best = min(best, elapsed_ms(start, end) / 1e3 / repeats)
+    return best
+
+
+def timed(run, repeats: int) -> float:
+    """eggflow's calls (pycuda's events on the default stream)."""
     import pycuda.driver as drv
 
-    for _ in range(warmup):
-        run()
-    drv.Context.synchronize()
-    best = float("inf")
-    for _ in range(3):
-        start, end = drv.Event(), drv.Event()
-        start.record()
-        for _ in range(repeats):
-            run()
-        end.record()
-        end.synchronize()
-        best = min(best, end.time_since(start) / 1e3 / repeats)
-    return best
+    return event_timed(run, repeats, drv.Event, lambda s, e: e.time_since(s),
+                       drv.Context.synchronize)
 
 
-def torch_timed(run, repeats: int, warmup: int = 3) -> float:
+def torch_timed(run, repeats: int) -> float:
     import torch
 
-    for _ in range(warmup):
-        run()
-    torch.cuda.synchronize()
-    best = float("inf")
-    for _ in range(3):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        for _ in range(repeats):
-            run()
-        end.record()
-        end.synchronize()
-        best = min(best, start.elapsed_time(end) / 1e3 / repeats)
-    return best
+    return event_timed(run, repeats, lambda: torch.cuda.Event(enable_timing=True),
+                       lambda s, e: s.elapsed_time(e), torch.cuda.synchronize)
 
 
-def cupy_timed(run, repeats: int, warmup: int = 3) -> float:
+def cupy_timed(run, repeats: int) -> float:
     import cupy
 
-    for _ in range(warmup):
-        run()
-    cupy.cuda.Device().synchronize()
-    best = float("inf")
-    for _ in range(3):
-        start, end = cupy.cuda.Event(), cupy.cuda.Event()
-        start.record()
-        for _ in range(repeats):
-            run()
-        end.record()
-        end.synchronize()
-        best = min(best, cupy.cuda.get_elapsed_time(start, end) / 1e3 / repeats)
-    return best
+    return event_timed(run, repeats, cupy.cuda.Event, cupy.cuda.get_elapsed_time,
+                       lambda: cupy.cuda.Device().synchronize())
 
 
 def peer(name, fn, *args):

@@ -42,3 +42,24 @@ def test_the_report_renders_every_row():
     assert "4300 GB/s" in text and "| eggflow | 0.200 ms | 4e+03 | 0.93 | 1 |" in text
     assert "| cupy | skipped: cupy is not installed |" in text
     assert "MLP training step, batch 1024" in text and "| pytorch eager | 1.000 ms |" in text
+
+
+def test_event_timing_takes_the_best_loop_per_call():
+    """event_timed with stand-in events: 3 warm-up calls, a sync, then 3 loops of ``repeats``
+    calls between two events; the best loop's milliseconds / 1000 / repeats."""
+    log = []
+
+    class Event:
+        def record(self):
+            log.append("record")
+
+        def synchronize(self):
+            log.append("sync-event")
+
+    loops = iter([5.0, 2.0, 4.0])
+    seconds = gpu.event_timed(lambda: log.append("call"), 4, Event,
+                              lambda s, e: next(loops), lambda: log.append("sync"))
+    assert seconds == 2.0 / 1e3 / 4
+    assert log[:4] == ["call"] * 3 + ["sync"]
+    assert log[4:11] == ["record"] + ["call"] * 4 + ["record", "sync-event"]
+    assert log.count("call") == 3 + 3 * 4
