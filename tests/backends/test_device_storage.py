@@ -30,39 +30,23 @@ class Recorder:
     def __init__(self, monkeypatch):
         self.uploads, self.in_call = 0, False
         self.calls: list[list[str]] = []
-        upload, make = cuda_backend.to_device, cuda_backend.make_thunk
+        upload, call = cuda_backend.to_device, cuda_backend.HostThunk.__call__
 
         def to_device(array):
             self.uploads += not self.in_call
             return upload(array)
 
-        def make_thunk(*args, **kwargs):
-            thunk = make(*args, **kwargs)
-            assert isinstance(thunk, cuda_backend.HostThunk)
-            run = thunk.host
-
-            def host(values):
-                self.calls.append(self.kinds)
-                return run(values)
-
-            thunk.host = host
-            original = type(thunk).__call__
-
-            class Recording(type(thunk)):
-                def __call__(this, values):
-                    self.kinds = ["device" if isinstance(v, FakeGPUArray) else "host"
-                                  for v in values]
-                    self.in_call = True
-                    try:
-                        return original(this, values)
-                    finally:
-                        self.in_call = False
-
-            thunk.__class__ = Recording
-            return thunk
+        def recording_call(thunk, values):
+            self.calls.append(["device" if isinstance(v, FakeGPUArray) else "host"
+                               for v in values])
+            self.in_call = True
+            try:
+                return call(thunk, values)
+            finally:
+                self.in_call = False
 
         monkeypatch.setattr(cuda_backend, "to_device", to_device)
-        monkeypatch.setattr(cuda_backend, "make_thunk", make_thunk)
+        monkeypatch.setattr(cuda_backend.HostThunk, "__call__", recording_call)
 
 
 @pytest.fixture
